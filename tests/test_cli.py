@@ -1,0 +1,80 @@
+"""The advcourse command line: tables and figures, one-line errors, never a traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from advcourse.cli import main, parse_number
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_parse_number():
+    assert parse_number("8/255") == pytest.approx(8 / 255)
+    assert parse_number("0.5") == 0.5
+    for bad in ("eight", "1/0", ""):
+        with pytest.raises(Exception, match="fraction"):
+            parse_number(bad)
+
+
+def test_classify_prints_a_table(capsys):
+    code, out, _ = run(capsys, "classify", "chelsea_cat", "--topk", "3", "--device", "cpu")
+    lines = out.strip().splitlines()
+    assert code == 0 and len(lines) == 4 and "prob" in lines[0] and "cat" in out
+
+
+def test_attack_writes_figure(capsys, tmp_path):
+    fig = tmp_path / "a.png"
+    code, out, _ = run(capsys, "attack", "chelsea_cat", "--attack", "fgsm", "--eps", "2/255", "--out", str(fig),
+                       "--device", "cpu")
+    assert code == 0 and fig.read_bytes().startswith(b"\x89PNG") and "fgsm:" in out
+
+
+def test_targeted_attack_by_name(capsys, tmp_path):
+    code, out, _ = run(capsys, "attack", "chelsea_cat", "--attack", "pgd", "--eps", "8/255", "--step-size", "2/255",
+                       "--steps", "10", "--target", "neck brace", "--out", str(tmp_path / "t.png"), "--device", "cpu")
+    assert code == 0 and "neck brace" in out
+
+
+def test_samples_lists_photos(capsys):
+    code, out, _ = run(capsys, "samples")
+    assert code == 0 and "chelsea_cat" in out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["attack", "chelsea_cat", "--eps", "-1"], "--eps: must be >= 0"),
+    (["attack", "chelsea_cat", "--eps", "two"], "fraction like 8/255"),
+    (["attack", "chelsea_cat", "--attack", "zap"], "zap"),
+    (["attack", "chelsea_cat", "--target", "neckbrace"], "did you mean 'neck brace'"),
+    (["attack", "chelsea_cat", "--steps", "-3", "--attack", "pgd"], "steps"),
+    (["classify", "/no/such/file.jpg"], "no such file"),
+    (["classify", "chelsea_cat", "--model", "vit_h_14"], "unknown model"),
+    (["classify", "chelsea_cat", "--topk", "0"], "topk"),
+    (["frobnicate"], "invalid choice"),
+])
+def test_bad_arguments_give_one_line_and_status_2(capsys, argv, message, tmp_path):
+    code, out, err = run_or_exit(capsys, argv + (["--out", str(tmp_path / "x.png")] if argv[0] == "attack" else []))
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def run_or_exit(capsys, argv):
+    try:
+        code = main(argv)
+    except SystemExit as stop:  # argparse errors exit
+        code = stop.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_console_script_entry_point_runs():
+    """The installed `advcourse` command: a real subprocess, an error, no traceback."""
+    out = subprocess.run([sys.executable, "-m", "advcourse.cli", "attack", "chelsea_cat", "--eps", "-2/255"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and out.stderr.startswith("advcourse: error:") and "Traceback" not in out.stderr

@@ -1,0 +1,102 @@
+"""The embedded model is a real ImageNet classifier; other models fail clearly when offline."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import torch
+
+from advcourse import models
+from advcourse.images import load_image, sample_info, samples
+from advcourse.models import EfficientNetLite0, available_models, load_model, load_state_dict_exact
+
+
+def test_every_shipped_tensor_maps_with_equal_shapes():
+    state = models._embedded_state_dict()
+    net = EfficientNetLite0()
+    assert len(state) == 296 and set(state) == set(net.state_dict())
+    load_state_dict_exact(net, state)  # raises on any mismatch
+    assert sum(p.numel() for p in net.parameters()) == 4_652_008
+
+
+def test_mismatched_weights_fail_loudly():
+    state = models._embedded_state_dict()
+    state["_fc.weight"] = state["_fc.weight"][:10]
+    del state["_bn0.weight"]
+    with pytest.raises(RuntimeError, match=r"missing=\['_bn0.weight'\].*_fc.weight: model \(1000, 1280\) vs file \(10, 1280\)"):
+        load_state_dict_exact(EfficientNetLite0(), state)
+
+
+def test_model_contract(model):
+    assert not model.training
+    assert next(model.parameters()).device.type == "cpu"
+    x = torch.rand(2, 3, 224, 224)
+    with torch.no_grad():
+        logits = model(x)
+    assert logits.shape == (2, 1000) and torch.isfinite(logits).all()
+    # normalisation is inside: a [0,1] input is all the model needs
+    assert isinstance(model[0], models.PixelNormalize)
+
+
+def test_other_resolutions_work(model):
+    with torch.no_grad():
+        assert model(torch.rand(1, 3, 97, 131)).shape == (1, 1000)
+
+
+def test_top1_accuracy_on_shipped_photos(model):
+    """The whole point of the embedded model: it is right on real photos (>= 80 % top-1)."""
+    names = samples()
+    x = torch.cat([load_image(n) for n in names])
+    with torch.no_grad():
+        top1 = model(x).argmax(1).tolist()
+    right = [t in sample_info(n).labels for n, t in zip(names, top1)]
+    assert sum(right) / len(right) >= 0.8, list(zip(names, top1))
+
+
+def test_load_model_is_cached_and_in_eval_mode():
+    a = load_model(device="cpu")
+    a.train()
+    b = load_model(device="cpu")
+    assert a is b and not b.training
+
+
+def test_unknown_model_lists_choices():
+    with pytest.raises(ValueError, match="name: unknown model 'vit_h_14'; choose one of efficientnet_lite0, resnet18"):
+        load_model("vit_h_14")
+    with pytest.raises(TypeError, match="name"):
+        load_model(18)
+
+
+def test_bad_device():
+    with pytest.raises(ValueError, match="device"):
+        load_model(device="tpu:7")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA GPU"):
+            load_model(device="cuda")
+
+
+@pytest.mark.parametrize("name", ["resnet18", "alexnet"])
+def test_torchvision_model_offline_fails_fast_and_clearly(name, tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))  # an empty weight cache
+    start = time.perf_counter()
+    with pytest.raises(RuntimeError, match=rf"weights of model '{name}'.*download.pytorch.org.*copy that file to"):
+        load_model(name, device="cpu")
+    assert time.perf_counter() - start < 10
+
+
+def test_torchvision_model_loads_from_cache(tmp_path, monkeypatch):
+    """With the weight file in the cache (as after a first online run), no network is needed."""
+    import torchvision.models as tvm
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    weights = tvm.ResNet18_Weights.DEFAULT
+    ckpt = tmp_path / "hub" / "checkpoints"
+    ckpt.mkdir(parents=True)
+    torch.save(tvm.resnet18().state_dict(), ckpt / weights.url.rsplit("/", 1)[1])
+    net = load_model("resnet18", device="cpu", cache=False)
+    assert not net.training and net(torch.rand(1, 3, 64, 64)).shape == (1, 1000)
+
+
+def test_available_models_starts_with_embedded():
+    assert available_models()[0] == "efficientnet_lite0"
