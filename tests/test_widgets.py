@@ -1,0 +1,50 @@
+"""Widget apps are tested through their pure render functions and by setting control values."""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime
+
+from matplotlib.figure import Figure
+from PIL import Image
+
+from advcourse import widgets
+from advcourse.images import samples
+
+
+def test_render_classification_draws_photo_and_bars(model):
+    fig = widgets.render_classification("chelsea_cat", model)
+    assert isinstance(fig, Figure) and len(fig.axes) == 2
+    title = fig.axes[0].get_title()
+    assert "chelsea_cat" in title and "(right)" in title
+    assert len(fig.axes[1].patches) == 5  # five probability bars
+
+
+def test_render_is_cached(model, monkeypatch):
+    widgets.render_classification("chelsea_cat", model)
+    calls = []
+    monkeypatch.setattr(widgets, "predict", lambda *a, **k: calls.append(a) or [])
+    widgets.render_classification("chelsea_cat", model)  # answered from the cache
+    assert calls == []
+
+
+def test_upload_bytes_handles_both_ipywidgets_formats():
+    assert widgets.upload_bytes(()) is None
+    assert widgets.upload_bytes(({"name": "a.png", "content": memoryview(b"abc")},)) == b"abc"  # v8
+    assert widgets.upload_bytes({"a.png": {"content": b"xyz"}}) == b"xyz"  # v7
+
+
+def test_classify_app_rerenders_when_the_photo_changes(model, monkeypatch):
+    seen = []
+    monkeypatch.setattr(widgets, "render_classification", lambda src, m, topk=5: seen.append(src) or Figure())
+    app = widgets.classify_app(model)
+    dropdown, upload = app.children[0].children
+    dropdown.value = samples()[1]
+    assert seen[-1] == samples()[1]
+    buf = io.BytesIO()
+    Image.new("RGB", (30, 30), (0, 90, 0)).save(buf, format="PNG")
+    upload.value = ({"name": "mine.png", "type": "image/png", "size": len(buf.getvalue()),
+                     "content": memoryview(buf.getvalue()), "last_modified": datetime.now()},)
+    assert seen[-1] == buf.getvalue()
+    dropdown.value = samples()[2]  # picking a photo again forgets the upload
+    assert seen[-1] == samples()[2]
