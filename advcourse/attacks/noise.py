@@ -1,0 +1,41 @@
+"""Uniform random noise: the baseline every real attack must beat. Taught in 02_noise."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from advcourse.attacks import _core
+
+__all__ = ["noise"]
+
+
+def noise(x: Tensor, *, eps: float, clip_min: float = 0.0, clip_max: float = 1.0,
+          generator: torch.Generator | None = None) -> Tensor:
+    """Add i.i.d. uniform noise in [-eps, eps] to every pixel, then clip to the box.
+
+    Paper: none; the control experiment of e.g. Szegedy et al. 2014, "Intriguing properties of neural
+        networks", arXiv:1312.6199 (random perturbations of the same size rarely change the label).
+
+    Threat model: black box, no model and no gradient; L∞ budget ``eps`` in pixel units.
+
+    Args:
+        x: (N, C, H, W) float tensor, pixels in [clip_min, clip_max].
+        eps: noise amplitude >= 0, e.g. ``8/255``.
+        clip_min, clip_max: the valid pixel box (default [0, 1]).
+        generator: optional ``torch.Generator`` for reproducible noise (drawn on its device).
+
+    Returns:
+        New detached tensor like ``x`` with ``‖x_adv − x‖∞ <= eps``, inside [clip_min, clip_max].
+        ``eps = 0`` returns a copy of ``x``.
+
+    Example:
+        >>> x_adv = noise(x, eps=8/255, generator=torch.Generator().manual_seed(0))
+    """
+    clip_min, clip_max = _core.check_clip(clip_min, clip_max)
+    _core.check_images(x, clip_min, clip_max)
+    eps = _core.check_nonnegative(eps, "eps")
+    _core.check_generator(generator)
+    x = x.detach()
+    delta = (2 * _core._rand(x.shape, x, generator) - 1) * eps
+    return _core.clip(x + delta, clip_min, clip_max)
