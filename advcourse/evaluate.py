@@ -1,0 +1,326 @@
+"""Accuracy, robust accuracy, attack success rate and perturbation sizes over many images.
+
+Introduced in 02_noise and used to close every section of 05_fgsm to 08_defences with one number.
+
+* :func:`accuracy`: clean top-1 accuracy, in batches;
+* :func:`evaluate_attack`: run one attack over a batch or a ``DataLoader`` (with a progress bar)
+  and measure it: a :class:`Report`;
+* :func:`robust_accuracy`: just the accuracy under that attack;
+* :func:`compare`: several attacks on the same images, a :class:`Table` of Reports.
+
+Reports render as a small HTML table in a notebook and as aligned text in a terminal. Norms are
+measured on ``delta = x_adv - x`` per sample with :func:`advcourse.attacks._core.per_sample_norm`.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+import torch
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from advcourse.attacks import ATTACKS, get_attack
+from advcourse.attacks import _core
+
+__all__ = ["accuracy", "evaluate_attack", "robust_accuracy", "compare", "Report", "Table"]
+
+Data = Tensor | Iterable[tuple[Tensor, Tensor]]
+
+
+# ----------------------------------------------------------------------------- reports
+_COLUMNS = (  # (field, header, format)
+    ("name", "attack", "{}"),
+    ("n", "n", "{}"),
+    ("clean_accuracy", "clean acc", "{:.1%}"),
+    ("robust_accuracy", "robust acc", "{:.1%}"),
+    ("success_rate", "success", "{:.1%}"),
+    ("l2_median", "L2 median", "{:.3f}"),
+    ("l2_mean", "L2 mean", "{:.3f}"),
+    ("linf_median", "L∞ median", "{:.4f}"),
+    ("linf_mean", "L∞ mean", "{:.4f}"),
+)
+
+
+def _cells(report: "Report") -> list[str]:
+    values = asdict(report)
+    return ["–" if isinstance(values[f], float) and math.isnan(values[f]) else fmt.format(values[f])
+            for f, _, fmt in _COLUMNS]
+
+
+def _text_table(rows: Sequence["Report"]) -> str:
+    grid = [[h for _, h, _ in _COLUMNS]] + [_cells(r) for r in rows]
+    widths = [max(len(row[j]) for row in grid) for j in range(len(_COLUMNS))]
+    lines = ["  ".join(c.ljust(w) if j == 0 else c.rjust(w) for j, (c, w) in enumerate(zip(row, widths)))
+             for row in grid]
+    return "\n".join([lines[0], "-" * len(lines[0]), *lines[1:]])
+
+
+def _html_table(rows: Sequence["Report"]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for _, h, _ in _COLUMNS)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in _cells(r)) + "</tr>" for r in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+@dataclass
+class Report:
+    """How one attack did on ``n`` images.
+
+    Attributes:
+        name: the attack's name (registry key, dict key in :func:`compare`, or the function's name).
+        n: number of images.
+        clean_accuracy: fraction in [0, 1] the model gets right before the attack.
+        robust_accuracy: fraction in [0, 1] it still gets right on ``x_adv``.
+        success_rate: fraction in [0, 1]. Untargeted: among images the model got right, those it
+            gets wrong after the attack (``nan`` if it got none right). Targeted: images classified
+            as their target after the attack, among all of them.
+        l2_median, l2_mean: ‖x_adv − x‖₂ per image, over all ``n`` images (pixel units, [0, 1] scale).
+        linf_median, linf_mean: ‖x_adv − x‖∞ per image, over all ``n`` images (8/255 ≈ 0.0314).
+        params: the attack's parameters (not shown in the table).
+    """
+
+    name: str
+    n: int
+    clean_accuracy: float
+    robust_accuracy: float
+    success_rate: float
+    l2_median: float
+    l2_mean: float
+    linf_median: float
+    linf_mean: float
+    params: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def __str__(self) -> str:
+        return _text_table([self])
+
+    def _repr_html_(self) -> str:
+        return _html_table([self])
+
+
+class Table:
+    """Several :class:`Report` rows (one per attack); ``table["pgd"]`` looks a row up by name."""
+
+    def __init__(self, rows: Sequence[Report]):
+        self.rows: list[Report] = list(rows)
+
+    def __getitem__(self, name: str) -> Report:
+        for r in self.rows:
+            if r.name == name:
+                return r
+        raise KeyError(f"name: no row called {name!r}; rows are {', '.join(r.name for r in self.rows)}")
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __iter__(self) -> Iterator[Report]:
+        return iter(self.rows)
+
+    def __str__(self) -> str:
+        return _text_table(self.rows)
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        return _html_table(self.rows)
+
+
+# ----------------------------------------------------------------------------- plumbing
+def _device(model: nn.Module) -> torch.device:
+    p = next(model.parameters(), None)
+    return p.device if p is not None else torch.device("cpu")
+
+
+def _check_batch_size(batch_size: object) -> int:
+    return _core.check_count(batch_size, "batch_size", minimum=1)
+
+
+def _batches(data: Data, y: Tensor | None, batch_size: int, device: torch.device) -> tuple[Iterable, int | None]:
+    """(iterable of (x, y) batches on ``device``, number of batches if known)."""
+    if isinstance(data, Tensor):
+        _core.check_images(data, name="data")
+        if y is None:
+            raise ValueError("y: evaluating a tensor batch needs its true labels (N,), got None")
+        y = _core.check_labels(y, data)
+        n = data.shape[0]
+        starts = range(0, n, batch_size)
+        return (((data[i:i + batch_size].to(device), y[i:i + batch_size].to(device)) for i in starts),
+                len(starts))
+    if y is not None:
+        raise ValueError("y: the labels come from the DataLoader's (x, y) pairs; pass y=None")
+    if not hasattr(data, "__iter__"):
+        raise TypeError(f"data: expected a (N, C, H, W) tensor or a DataLoader of (x, y), got {type(data).__name__}")
+    try:
+        total = len(data)  # type: ignore[arg-type]
+    except TypeError:
+        total = None
+
+    def pairs():
+        for item in data:
+            if not (isinstance(item, (tuple, list)) and len(item) == 2):
+                raise TypeError("data: expected a DataLoader yielding (x, y) pairs")
+            bx, by = item
+            _core.check_images(bx, name="data")
+            yield bx.to(device), _core.check_labels(by, bx).to(device)
+
+    return pairs(), total
+
+
+def _predict(model: nn.Module, x: Tensor) -> Tensor:
+    with _core.frozen(model, x), torch.no_grad():
+        return _core.logits_of(model, x).argmax(1)
+
+
+def _resolve_attack(attack: str | Callable) -> tuple[str, Callable, bool]:
+    """(name, function, whether it takes the model first)."""
+    if isinstance(attack, str):
+        spec = get_attack(attack)
+        return spec.name, spec.fn, spec.needs_model
+    if callable(attack):
+        for spec in ATTACKS.values():
+            if spec.fn is attack:
+                return spec.name, spec.fn, spec.needs_model
+        return getattr(attack, "__name__", type(attack).__name__), attack, True
+    raise TypeError(f"attack: expected a name from advcourse.attacks.ATTACKS or a callable, got {type(attack).__name__}")
+
+
+def _stat(values: list[Tensor], how: str) -> float:
+    v = torch.cat(values).double()
+    return float(v.median() if how == "median" else v.mean()) if v.numel() else math.nan
+
+
+# ----------------------------------------------------------------------------- public API
+def accuracy(model: nn.Module, x: Tensor, y: Tensor, *, batch_size: int = 32) -> float:
+    """Top-1 accuracy of ``model`` on ``x``: the fraction of ``argmax(model(x)) == y``.
+
+    Args:
+        model: ``nn.Module`` mapping (N, C, H, W) pixels in [0, 1] to (N, K) logits.
+        x: (N, C, H, W) float tensor in [0, 1].
+        y: (N,) int64 true labels.
+        batch_size: images per forward pass (>= 1).
+
+    Returns:
+        float in [0, 1]. The model is evaluated in eval mode and left as found.
+
+    Example:
+        >>> accuracy(model, x, y)
+        1.0
+    """
+    _core.check_model(model)
+    _core.check_images(x)
+    y = _core.check_labels(y, x)
+    batch_size = _check_batch_size(batch_size)
+    device = _device(model)
+    right = sum(int((_predict(model, x[i:i + batch_size].to(device)) == y[i:i + batch_size].to(device)).sum())
+                for i in range(0, x.shape[0], batch_size))
+    return right / x.shape[0]
+
+
+def evaluate_attack(model: nn.Module, data: Data, y: Tensor | None = None, *, attack: str | Callable,
+                    batch_size: int = 32, progress: bool = True, name: str | None = None,
+                    target: Tensor | Callable[[Tensor], Tensor] | None = None, **params: Any) -> Report:
+    """Run ``attack`` on every image of ``data`` and measure it.
+
+    Args:
+        model: ``nn.Module`` mapping (N, C, H, W) pixels in [0, 1] to (N, K) logits.
+        data: (N, C, H, W) float tensor in [0, 1] (then ``y`` is required), or an iterable such as
+            a ``DataLoader`` yielding ``(x, y)`` batches (then ``y`` must be ``None``).
+        y: (N,) int64 true labels for a tensor ``data``.
+        attack: a name from :data:`advcourse.attacks.ATTACKS` (``"fgsm"``, ``"pgd"``…) or a callable
+            ``attack(model, x, y, **params) -> x_adv``.
+        batch_size: images per attack call for a tensor ``data`` (>= 1).
+        progress: show a ``tqdm`` progress bar over the batches.
+        name: the report's name (default: the attack's name).
+        target: for a targeted attack, the target classes: an (N,) int64 tensor (tensor ``data``
+            only) or a function ``y -> targets`` applied to each batch. The attack is then called
+            with ``targeted=True`` and the targets as its labels.
+        **params: passed to the attack, e.g. ``eps=8/255, step_size=2/255, steps=10``.
+
+    Returns:
+        :class:`Report` with accuracy before and after, success rate and the norms of ``x_adv − x``.
+
+    Notes:
+        Per batch: the attack, plus one no-grad forward on ``x`` and one on ``x_adv``. The model is
+        left as found.
+
+    Example:
+        >>> evaluate_attack(model, x, y, attack="pgd", eps=4/255, step_size=1/255, steps=10)
+    """
+    _core.check_model(model)
+    label, fn, needs_model = _resolve_attack(attack)
+    batch_size = _check_batch_size(batch_size)
+    device = _device(model)
+    if target is not None:
+        params["targeted"] = True
+        if isinstance(target, Tensor):
+            if not isinstance(data, Tensor):
+                raise TypeError("target: a tensor of targets needs tensor data; pass a function y -> targets")
+            target = _core.check_labels(target, data, name="target")
+    batches, total = _batches(data, y, batch_size, device)
+    n = right = still_right = hits = 0
+    l2: list[Tensor] = []
+    linf: list[Tensor] = []
+    bar = tqdm(batches, total=total, desc=name or label, unit="batch", disable=not progress, leave=False)
+    for bx, by in bar:
+        labels = by
+        if target is not None:
+            labels = target(by) if callable(target) else target[n:n + bx.shape[0]].to(device)
+        x_adv = fn(model, bx, labels, **params) if needs_model else fn(bx, **params)
+        clean, adv = _predict(model, bx), _predict(model, x_adv)
+        delta = (x_adv - bx).detach()
+        ok = clean == by
+        right += int(ok.sum())
+        still_right += int((adv == by).sum())
+        hits += int((adv == labels).sum()) if target is not None else int((ok & (adv != by)).sum())
+        l2.append(_core.per_sample_norm(delta, 2.0).cpu())
+        linf.append(_core.per_sample_norm(delta, _core.INF).cpu())
+        n += bx.shape[0]
+    if n == 0:
+        raise ValueError("data: no images to evaluate")
+    base = n if target is not None else right
+    return Report(name=name or label, n=n, clean_accuracy=right / n, robust_accuracy=still_right / n,
+                  success_rate=hits / base if base else math.nan,
+                  l2_median=_stat(l2, "median"), l2_mean=_stat(l2, "mean"),
+                  linf_median=_stat(linf, "median"), linf_mean=_stat(linf, "mean"),
+                  params={"attack": label, **params})
+
+
+def robust_accuracy(model: nn.Module, x: Data, y: Tensor | None = None, *, attack: str | Callable,
+                    batch_size: int = 32, progress: bool = False, **params: Any) -> float:
+    """Accuracy on the attacked images, in [0, 1]: ``evaluate_attack(...).robust_accuracy``.
+
+    Example:
+        >>> robust_accuracy(model, x, y, attack="fgsm", eps=2/255)
+    """
+    return evaluate_attack(model, x, y, attack=attack, batch_size=batch_size, progress=progress,
+                           **params).robust_accuracy
+
+
+def compare(model: nn.Module, x: Data, y: Tensor | None = None, attacks: dict[str, dict[str, Any]] | None = None,
+            *, batch_size: int = 32, progress: bool = True) -> Table:
+    """Run several attacks on the same images; one :class:`Report` row per attack.
+
+    Args:
+        model, x, y: as :func:`evaluate_attack` (``x`` may also be a DataLoader).
+        attacks: row name -> parameters, each including ``"attack"`` (a name or callable), e.g.
+            ``{"FGSM 4/255": {"attack": "fgsm", "eps": 4/255}, "PGD-10": {"attack": "pgd", ...}}``.
+        batch_size, progress: as :func:`evaluate_attack`.
+
+    Returns:
+        :class:`Table` whose ``.rows`` are the Reports, in the order given.
+
+    Example:
+        >>> compare(model, x, y, {"fgsm": {"attack": "fgsm", "eps": 2/255}})
+    """
+    if not isinstance(attacks, dict) or not attacks:
+        raise TypeError("attacks: expected a non-empty dict of name -> {'attack': ..., **params}")
+    rows = []
+    for row_name, spec in attacks.items():
+        if not isinstance(spec, dict) or "attack" not in spec:
+            raise ValueError(f"attacks: the entry {row_name!r} needs an 'attack' key (a name or a callable)")
+        params = {k: v for k, v in spec.items() if k != "attack"}
+        rows.append(evaluate_attack(model, x, y, attack=spec["attack"], batch_size=batch_size,
+                                    progress=progress, name=row_name, **params))
+    return Table(rows)
