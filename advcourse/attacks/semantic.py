@@ -6,7 +6,7 @@ from torch import Tensor
 
 from advcourse.attacks import _core
 
-__all__ = ["semantic"]
+__all__ = ["semantic", "blend"]
 
 
 def semantic(x: Tensor, *, center: bool = False, max_val: float = 1.0) -> Tensor:
@@ -41,3 +41,34 @@ def semantic(x: Tensor, *, center: bool = False, max_val: float = 1.0) -> Tensor
         raise ValueError("max_val: expected a number > 0, got 0")
     _core.check_images(x, 0.0, max_val)
     return (max_val - x.detach()).clamp(0.0, max_val)
+
+
+def blend(x: Tensor, t: float | Tensor) -> Tensor:
+    """The path from an image to its negative: ``x_t = (1 - t) * x + t * (1 - x)``.
+
+    ``t = 0`` is the photo, ``t = 1`` its negative (``semantic(x)``) and ``t = 0.5`` a flat grey
+    image (every pixel 0.5) whatever the photo. Taught in 03_semantic, where a slider walks ``t``.
+
+    Args:
+        x: (N, C, H, W) float tensor in [0, 1].
+        t: a number in [0, 1], or a (N,) tensor of them (one per image).
+
+    Returns:
+        New detached tensor like ``x``, inside [0, 1].
+
+    Example:
+        >>> x_half = blend(x, 0.5)   # all 0.5
+    """
+    _core.check_images(x)
+    if isinstance(t, Tensor) and t.dim() == 1:
+        if t.shape[0] != x.shape[0]:
+            raise ValueError(f"t: expected one value per image ({x.shape[0]}), got shape {tuple(t.shape)}")
+        if not bool(((t >= 0) & (t <= 1)).all()):
+            raise ValueError("t: expected values in [0, 1]")
+        t = t.to(x).view(-1, 1, 1, 1)
+    else:
+        t = _core._number(t, "t")
+        if not 0.0 <= t <= 1.0:
+            raise ValueError(f"t: expected a number in [0, 1], got {t}")
+    x = x.detach()
+    return ((1 - t) * x + t * (1 - x)).clamp(0.0, 1.0)

@@ -1,0 +1,265 @@
+"""The measurements, pictures and app of 03_semantic: what a model says about negative images.
+
+* :func:`negation_table`: one batched forward over the photos and their negatives, one row per
+  photo (true class, prediction before and after, rank and probability of the true class after);
+* :func:`show_negatives`: photos above their negatives, with the predictions as titles;
+* :func:`blend_path` / :func:`render_blend` / :func:`blend_app`: walk from a photo to its negative
+  with a slider; every point of the slider's grid is classified in one batched forward up front,
+  so moving the slider never runs the model.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from torch import Tensor, nn
+
+from advcourse.attacks import _core
+from advcourse.attacks.semantic import blend, semantic
+from advcourse.images import SampleBatch, load_samples
+from advcourse.labels import class_name
+from advcourse.viz import new_figure, to_hwc, topk_bars
+from advcourse.widgets import make_app
+
+__all__ = ["NegationRow", "NegationTable", "negation_table", "show_negatives", "BlendPath", "blend_path",
+           "render_blend", "blend_app"]
+
+
+def _probs(model: nn.Module, x: Tensor, batch_size: int = 32) -> Tensor:
+    """Softmax probabilities (N, K) on the CPU, in eval mode, model left as found."""
+    with _core.frozen(model, x), torch.no_grad():
+        return torch.cat([_core.logits_of(model, x[i:i + batch_size]).softmax(1).cpu()
+                          for i in range(0, x.shape[0], batch_size)])
+
+
+# ----------------------------------------------------------------------------- the table
+@dataclass(frozen=True)
+class NegationRow:
+    """One photo: its true class, the top-1 class on the photo and on its negative, and where the
+    true class ranks (1 = top) with what probability on the negative."""
+
+    name: str
+    true_label: str
+    original: str
+    negative: str
+    rank: int
+    prob: float
+    survived: bool
+
+
+@dataclass(frozen=True)
+class NegationTable:
+    """The rows of :func:`negation_table`; shows as a table in a notebook and as text elsewhere."""
+
+    rows: list[NegationRow]
+    probs_original: Tensor = field(repr=False)  # (N, K)
+    probs_negative: Tensor = field(repr=False)  # (N, K)
+
+    @property
+    def n_survived(self) -> int:
+        """How many photos keep a correct top-1 class after negation."""
+        return sum(r.survived for r in self.rows)
+
+    def survivors(self) -> list[str]:
+        return [r.name for r in self.rows if r.survived]
+
+    def failures(self) -> list[str]:
+        return [r.name for r in self.rows if not r.survived]
+
+    _HEAD = ("photo", "true class", "on the photo", "on the negative", "true-class rank", "true-class prob")
+
+    def _cells(self, r: NegationRow) -> tuple[str, ...]:
+        return (r.name, r.true_label, r.original, r.negative + ("" if r.survived else "  ✘"), str(r.rank),
+                f"{r.prob:.0%}")
+
+    def __str__(self) -> str:
+        table = [self._HEAD, *(self._cells(r) for r in self.rows)]
+        widths = [max(len(row[i]) for row in table) for i in range(len(self._HEAD))]
+        lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in table]
+        lines.append(f"{self.n_survived} of {len(self.rows)} photos keep their class after negation")
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        head = "".join(f"<th>{h}</th>" for h in self._HEAD)
+        body = "".join(
+            f"<tr style='color:{'inherit' if r.survived else '#b35900'}'>"
+            + "".join(f"<td>{html.escape(c)}</td>" for c in self._cells(r)) + "</tr>" for r in self.rows)
+        foot = f"<p>{self.n_survived} of {len(self.rows)} photos keep their class after negation</p>"
+        return f"<table><tr>{head}</tr>{body}</table>{foot}"
+
+
+def negation_table(model: nn.Module, photos: SampleBatch | None = None) -> NegationTable:
+    """Classify every photo and its negative (``1 - x``) in one batched pass.
+
+    Args:
+        model: a [0,1]-pixel ImageNet classifier.
+        photos: a :class:`~advcourse.images.SampleBatch` (default: all shipped photos).
+
+    Returns:
+        A :class:`NegationTable`; a photo "survives" when the top-1 class of its negative is one of
+        its accepted labels. Ranks count from 1.
+    """
+    photos = load_samples() if photos is None else photos
+    x = _core.check_images(photos.x)
+    device = next(model.parameters()).device
+    probs = _probs(model, torch.cat([x, semantic(x)]).to(device))
+    n = x.shape[0]
+    p_orig, p_neg = probs[:n], probs[n:]
+    rows = []
+    for i, name in enumerate(photos.names):
+        y = int(photos.y[i])
+        neg_top = int(p_neg[i].argmax())
+        rows.append(NegationRow(
+            name=name, true_label=class_name(y), original=class_name(int(p_orig[i].argmax())),
+            negative=class_name(neg_top), rank=int((p_neg[i] > p_neg[i, y]).sum()) + 1,
+            prob=float(p_neg[i, y]), survived=neg_top in photos.accepted[i]))
+    return NegationTable(rows, p_orig, p_neg)
+
+
+def show_negatives(photos: SampleBatch, table: NegationTable, names: Sequence[str] | None = None) -> Figure:
+    """Chosen photos (default: all) on the top row, their negatives below, predictions as titles.
+
+    A negative the model gets wrong has its title in orange.
+    """
+    index = {n: i for i, n in enumerate(photos.names)}
+    names = list(photos.names if names is None else names)
+    unknown = [n for n in names if n not in index]
+    if unknown:
+        raise ValueError(f"names: not in the batch: {unknown}")
+    fig = new_figure(2.0 * len(names), 4.6)
+    axes = fig.subplots(2, len(names), squeeze=False)
+    for col, name in enumerate(names):
+        i = index[name]
+        row = table.rows[i]
+        axes[0, col].imshow(to_hwc(photos.x[i]))
+        axes[0, col].set_title(f"{name}\n→ {row.original}", fontsize=8)
+        axes[1, col].imshow(to_hwc(1 - photos.x[i]))
+        axes[1, col].set_title(f"negative\n→ {row.negative}", fontsize=8,
+                               color="black" if row.survived else "#b35900")
+        for ax in axes[:, col]:
+            ax.axis("off")
+    return fig
+
+
+# ----------------------------------------------------------------------------- the slider
+@dataclass(frozen=True)
+class BlendPath:
+    """Predictions along ``x_t = (1 - t) x + t (1 - x)`` for one photo, at ``ts``.
+
+    Attributes:
+        ts: (T,) blend values from 0 to 1.
+        probs: (T, K) softmax probabilities at each ``t`` (CPU).
+        y: the photo's true class; ``accepted``: every class counted right.
+    """
+
+    ts: Tensor
+    probs: Tensor
+    y: int
+    accepted: frozenset[int]
+
+    def index(self, t: float) -> int:
+        """The grid point nearest to ``t``."""
+        return int((self.ts - float(t)).abs().argmin())
+
+    def top1(self) -> list[int]:
+        return [int(k) for k in self.probs.argmax(1)]
+
+    def correct(self) -> list[bool]:
+        """Per grid point: is the top-1 class an accepted label?"""
+        return [k in self.accepted for k in self.top1()]
+
+    def first_wrong(self) -> float | None:
+        """The smallest ``t`` on the grid where the top-1 class is wrong (``None``: never)."""
+        wrong = [float(t) for t, ok in zip(self.ts, self.correct()) if not ok]
+        return wrong[0] if wrong else None
+
+
+def blend_path(model: nn.Module, x: Tensor, y: int, accepted: Sequence[int] | None = None,
+               steps: int = 21) -> BlendPath:
+    """Classify ``blend(x, t)`` for ``steps`` evenly spaced ``t`` in [0, 1], in one batched forward.
+
+    Args:
+        model: a [0,1]-pixel classifier.
+        x: one photo, (1, 3, H, W) in [0, 1].
+        y: its true class; ``accepted``: classes also counted right (default: just ``y``).
+        steps: grid size (>= 2); 21 gives steps of 0.05.
+    """
+    _core.check_images(x)
+    if x.shape[0] != 1:
+        raise ValueError(f"x: expected one photo (1, C, H, W), got a batch of {x.shape[0]}")
+    steps = _core.check_count(steps, "steps", minimum=2)
+    ts = torch.linspace(0, 1, steps)
+    xs = blend(x.expand(steps, -1, -1, -1), ts.to(x.device))
+    probs = _probs(model, xs.to(next(model.parameters()).device))
+    return BlendPath(ts, probs, int(y), frozenset({int(y), *(accepted or ())}))
+
+
+def render_blend(x: Tensor, path: BlendPath, t: float, title: str = "") -> Figure:
+    """Three panels at blend ``t``: the blended picture, its top-5 classes, and the true class's
+    probability along the whole path with ``t`` marked. Pure: uses ``path``, never the model."""
+    i = path.index(t)
+    t = float(path.ts[i])
+    probs = path.probs[i]
+    fig = new_figure(11.0, 3.2)
+    ax_img, ax_bar, ax_curve = fig.subplots(1, 3, width_ratios=[1, 1.3, 1.4])
+    ax_img.imshow(to_hwc(blend(x, t)))
+    ax_img.axis("off")
+    verdict = "right" if path.correct()[i] else "wrong"
+    ax_img.set_title(f"{title} t = {t:.2f} ({verdict})".strip(), fontsize=9)
+    values, ids = probs.topk(5)
+    topk_bars([class_name(int(k)) for k in ids], values.tolist(), ax=ax_bar, title="top-5 at this t")
+    ts = path.ts.numpy()
+    ax_curve.plot(ts, path.probs[:, path.y].numpy(), color="#4c72b0", label=f"p({class_name(path.y)})")
+    ax_curve.plot(ts, path.probs.max(1).values.numpy(), color="#8c8c8c", ls="--", label="p(top-1)")
+    wrong = ~np.array(path.correct())
+    ax_curve.scatter(ts[wrong], np.zeros(wrong.sum()), marker="x", color="#b35900", label="top-1 wrong")
+    ax_curve.axvline(t, color="#c44e52")
+    ax_curve.set_xlim(0, 1)
+    ax_curve.set_ylim(-0.05, 1.05)
+    ax_curve.set_xlabel("t   (0 = photo, 0.5 = grey, 1 = negative)")
+    ax_curve.legend(fontsize=7, loc="upper center")
+    return fig
+
+
+def blend_app(model: nn.Module, photos: SampleBatch | None = None, photo: str = "peacock", steps: int = 21,
+              paths: dict[str, BlendPath] | None = None):
+    """A photo dropdown and a ``t`` slider over the blend from photo to negative.
+
+    Each photo's path is classified once (one batched forward of ``steps`` images) the first
+    time it is picked; after that the slider only redraws. ``paths`` passes paths already
+    computed (name -> :class:`BlendPath` with the same ``steps``) so they are not computed again.
+    """
+    import ipywidgets as W
+
+    photos = load_samples() if photos is None else photos
+    if photo not in photos.names:
+        raise ValueError(f"photo: not in the batch; choose from {', '.join(photos.names)}")
+    paths = dict(paths or {})
+    for name, known in paths.items():
+        if len(known.ts) != steps:
+            raise ValueError(f"paths: {name!r} has {len(known.ts)} grid points, expected steps = {steps}")
+
+    def path_of(name: str) -> BlendPath:
+        if name not in paths:
+            i = photos.names.index(name)
+            paths[name] = blend_path(model, photos.x[i:i + 1], int(photos.y[i]), sorted(photos.accepted[i]), steps)
+        return paths[name]
+
+    def render(name: str, t: float) -> Figure:
+        i = photos.names.index(name)
+        return render_blend(photos.x[i:i + 1], path_of(name), t, title=name)
+
+    path_of(photo)  # the first view is ready before the app shows
+    controls = {
+        "name": W.Dropdown(options=photos.names, value=photo, description="photo"),
+        "t": W.FloatSlider(value=0.0, min=0.0, max=1.0, step=1 / (steps - 1), description="t",
+                           continuous_update=False, readout_format=".2f"),
+    }
+    return make_app(render, controls)
