@@ -34,8 +34,10 @@ def tidy(nb: nbformat.NotebookNode) -> None:
 def run(path: Path, timeout: int = 900) -> float:
     nb = nbformat.read(path, as_version=4)
     start = time.perf_counter()
-    NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}},
-                   store_widget_state=False).execute()
+    # store_widget_state stays on: nbclient's Output-widget hook needs it (an app's first render
+    # raised KeyError without it); tidy() drops the stored state afterwards.
+    NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                   resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
     took = time.perf_counter() - start
     tidy(nb)
     nbformat.write(nb, path)
