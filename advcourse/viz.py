@@ -17,8 +17,28 @@ from matplotlib.figure import Figure
 __all__ = ["to_hwc", "amplify", "image_grid", "triptych", "topk_bars", "new_figure"]
 
 
+def _show_figures_in_ipython() -> None:
+    """Let IPython draw a ``Figure`` left last in a cell as a PNG.
+
+    IPython registers that display only when pyplot loads its inline backend, and the course never
+    imports pyplot; without this a notebook would print ``<Figure size ...>`` instead of a picture.
+    """
+    try:
+        from IPython import get_ipython
+        from IPython.core.pylabtools import print_figure
+    except ImportError:  # plain Python: nothing to do
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    png = shell.display_formatter.formatters["image/png"]
+    if Figure not in png.type_printers:
+        png.for_type(Figure, lambda fig: print_figure(fig, "png", bbox_inches="tight"))
+
+
 def new_figure(width: float = 6.0, height: float = 4.0) -> Figure:
     """A detached figure with the course's defaults (layout engine, resolution)."""
+    _show_figures_in_ipython()
     return Figure(figsize=(width, height), dpi=90, layout="constrained")
 
 
