@@ -17,11 +17,11 @@ from typing import Callable, Literal
 from advcourse.attacks._core import INF, AttackInfo
 from advcourse.attacks.deepfool import deepfool
 from advcourse.attacks.fgsm import fgsm
-from advcourse.attacks.noise import noise
+from advcourse.attacks.noise import gaussian_noise, noise
 from advcourse.attacks.pgd import pgd
 from advcourse.attacks.semantic import semantic
 
-__all__ = ["noise", "semantic", "fgsm", "pgd", "deepfool", "AttackInfo", "AttackSpec", "ATTACKS", "get_attack"]
+__all__ = ["noise", "gaussian_noise", "semantic", "fgsm", "pgd", "deepfool", "AttackInfo", "AttackSpec", "ATTACKS", "get_attack"]
 
 
 @dataclass(frozen=True)

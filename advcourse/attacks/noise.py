@@ -7,7 +7,7 @@ from torch import Tensor
 
 from advcourse.attacks import _core
 
-__all__ = ["noise"]
+__all__ = ["noise", "gaussian_noise"]
 
 
 def noise(x: Tensor, *, eps: float, clip_min: float = 0.0, clip_max: float = 1.0,
@@ -38,4 +38,35 @@ def noise(x: Tensor, *, eps: float, clip_min: float = 0.0, clip_max: float = 1.0
     _core.check_generator(generator)
     x = x.detach()
     delta = (2 * _core._rand(x.shape, x, generator) - 1) * eps
+    return _core.clip(x + delta, clip_min, clip_max)
+
+
+def gaussian_noise(x: Tensor, *, sigma: float, clip_min: float = 0.0, clip_max: float = 1.0,
+                   generator: torch.Generator | None = None) -> Tensor:
+    """Add i.i.d. Gaussian noise N(0, sigma²) to every pixel, then clip to the box.
+
+    The companion of :func:`noise` in 02_noise. Uniform noise in [-eps, eps] has standard deviation
+    eps/√3, so ``sigma = eps / 3**0.5`` gives both the same expected L2 norm (before clipping);
+    Gaussian noise has no L∞ bound, a few pixels move by 3-4 sigma.
+
+    Threat model: black box, no model and no gradient; the budget is the per-pixel spread ``sigma``.
+
+    Args:
+        x: (N, C, H, W) float tensor, pixels in [clip_min, clip_max].
+        sigma: standard deviation >= 0 in pixel units, e.g. ``8/255``.
+        clip_min, clip_max: the valid pixel box (default [0, 1]).
+        generator: optional ``torch.Generator`` for reproducible noise (drawn on its device).
+
+    Returns:
+        New detached tensor like ``x`` inside [clip_min, clip_max]; ``sigma = 0`` returns a copy of ``x``.
+
+    Example:
+        >>> x_adv = gaussian_noise(x, sigma=8/255, generator=torch.Generator().manual_seed(0))
+    """
+    clip_min, clip_max = _core.check_clip(clip_min, clip_max)
+    _core.check_images(x, clip_min, clip_max)
+    sigma = _core.check_nonnegative(sigma, "sigma")
+    _core.check_generator(generator)
+    x = x.detach()
+    delta = _core._rand(x.shape, x, generator, normal=True) * sigma
     return _core.clip(x + delta, clip_min, clip_max)

@@ -1,0 +1,86 @@
+"""The noise slider of 02_noise: one photo, a noise level, the model's answer and confidence.
+
+:func:`render_noise` is a pure function of its arguments that returns a Figure; the model's
+outputs are cached per (model, photo, kind, level, seed), so going back to a level already seen
+answers without running the model, and a new level costs one forward pass of one image.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Sequence
+
+import torch
+from matplotlib.figure import Figure
+from torch import nn
+
+from advcourse.images import load_image, sample_info, samples
+from advcourse.labels import IMAGENET_CLASSES
+from advcourse.noise_study import KINDS, add_noise, probabilities
+from advcourse.viz import new_figure, to_hwc, topk_bars
+from advcourse.widgets import make_app
+
+__all__ = ["DEFAULT_LEVELS", "noisy_outputs", "render_noise", "noise_app"]
+
+#: Slider positions, in pixel units: 0 to 128/255.
+DEFAULT_LEVELS: tuple[float, ...] = tuple(k / 255 for k in (0, 2, 4, 8, 12, 16, 24, 32, 48, 64, 96, 128))
+
+_CACHE: OrderedDict[tuple, tuple[torch.Tensor, torch.Tensor]] = OrderedDict()
+
+
+def noisy_outputs(model: nn.Module, photo: str, level: float, kind: str = "uniform",
+                  seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """The noisy photo (1, 3, 224, 224) and the model's probabilities (1000,) on it, cached."""
+    key = (id(model), photo, kind, round(float(level), 9), seed)
+    if key not in _CACHE:
+        x_adv = add_noise(load_image(photo).to(next(model.parameters()).device), level, kind=kind, seed=seed)
+        _CACHE[key] = (x_adv.cpu(), probabilities(model, x_adv)[0].cpu())
+        if len(_CACHE) > 256:
+            _CACHE.popitem(last=False)
+    return _CACHE[key]
+
+
+def render_noise(model: nn.Module, photo: str, level: float, kind: str = "uniform", seed: int = 0) -> Figure:
+    """The photo with noise (left) and the model's top-5 probabilities on it (right).
+
+    Args:
+        photo: a shipped sample name (its true class is shown, with the model's confidence in it).
+        level: eps (uniform, noise in [-eps, eps]) or sigma (Gaussian), in pixel units, e.g. 16/255.
+        kind: "uniform" or "gaussian".
+    """
+    if kind not in KINDS:
+        raise ValueError(f"kind: expected one of {KINDS}, got {kind!r}")
+    x_adv, probs = noisy_outputs(model, photo, level, kind, seed)
+    _, clean = noisy_outputs(model, photo, 0.0, kind, seed)
+    truth = sample_info(photo)
+    p, idx = probs.topk(5)
+    fig = new_figure(8.5, 3.2)
+    ax_img, ax_bar = fig.subplots(1, 2, width_ratios=[1, 1.4])
+    ax_img.imshow(to_hwc(x_adv))
+    ax_img.axis("off")
+    name = "eps" if kind == "uniform" else "sigma"
+    changed = int(idx[0]) != int(clean.argmax())
+    ax_img.set_title(f"{kind} noise, {name} = {level * 255:.0f}/255\n"
+                     f"{'label changed!' if changed else 'label unchanged'}", fontsize=9,
+                     color="#b30000" if changed else "black")
+    topk_bars([IMAGENET_CLASSES[int(i)] for i in idx], [float(v) for v in p], ax=ax_bar,
+              title=f"true class '{truth['label']}': {float(probs[truth['index']]):.1%}")
+    return fig
+
+
+def noise_app(model: nn.Module, photo: str = "chelsea_cat", levels: Sequence[float] = DEFAULT_LEVELS):
+    """A photo picker, a noise-kind toggle and a level slider (labelled in /255) over :func:`render_noise`."""
+    import ipywidgets as W
+
+    options = [(f"{v * 255:.0f}/255", float(v)) for v in levels]
+    controls = {
+        "photo": W.Dropdown(options=samples(), value=photo, description="photo"),
+        "kind": W.ToggleButtons(options=list(KINDS), value="uniform", description="noise"),
+        "level": W.SelectionSlider(options=options, value=options[0][1], description="eps / sigma",
+                                   continuous_update=False),
+    }
+
+    def render(photo: str, kind: str, level: float) -> Figure:
+        return render_noise(model, photo, level, kind)
+
+    return make_app(render, controls)

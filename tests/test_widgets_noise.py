@@ -1,0 +1,53 @@
+"""The noise slider of 02_noise: render function, cache and app."""
+
+from __future__ import annotations
+
+import torch
+from matplotlib.figure import Figure
+
+from advcourse.noise_study import add_noise
+from advcourse.widgets import noise as wn
+
+
+def test_render_noise_shows_the_noisy_photo_and_top5(model):
+    fig = wn.render_noise(model, "chelsea_cat", 0.0)
+    assert isinstance(fig, Figure) and len(fig.axes) == 2
+    assert "eps = 0/255" in fig.axes[0].get_title() and "unchanged" in fig.axes[0].get_title()
+    assert "true class 'tabby'" in fig.axes[1].get_title() or "true class" in fig.axes[1].get_title()
+    assert len(fig.axes[1].patches) == 5
+    big = wn.render_noise(model, "chelsea_cat", 128 / 255, "gaussian")
+    assert "sigma = 128/255" in big.axes[0].get_title()
+
+
+def test_noisy_outputs_are_cached_and_match_add_noise(model, monkeypatch):
+    from advcourse import load_image
+
+    x_adv, probs = wn.noisy_outputs(model, "flamingo", 16 / 255)
+    assert torch.equal(x_adv, add_noise(load_image("flamingo"), 16 / 255))
+    assert probs.shape == (1000,) and abs(float(probs.sum()) - 1) < 1e-4
+    wn.noisy_outputs(model, "flamingo", 0.0)  # the clean answer, which render_noise also shows
+    monkeypatch.setattr(wn, "probabilities", lambda *a: (_ for _ in ()).throw(AssertionError("model ran")))
+    again = wn.noisy_outputs(model, "flamingo", 16 / 255)  # answered from the cache
+    assert again[1] is probs
+    wn.render_noise(model, "flamingo", 16 / 255)
+
+
+def test_render_noise_rejects_an_unknown_kind(model):
+    import pytest
+
+    with pytest.raises(ValueError, match="kind"):
+        wn.render_noise(model, "chelsea_cat", 0.0, "salt")
+
+
+def test_noise_app_rerenders_when_controls_move(model, monkeypatch):
+    seen = []
+    monkeypatch.setattr(wn, "render_noise", lambda m, photo, level, kind: seen.append((photo, kind, level)) or Figure())
+    app = wn.noise_app(model, photo="flamingo")
+    photo, kind, level = app.children[0].children
+    assert seen[-1] == ("flamingo", "uniform", 0.0) and level.continuous_update is False
+    level.value = 16 / 255
+    assert seen[-1] == ("flamingo", "uniform", 16 / 255)
+    kind.value = "gaussian"
+    photo.value = "pig"
+    assert seen[-1] == ("pig", "gaussian", 16 / 255)
+    assert [lab for lab, _ in level.options][:3] == ["0/255", "2/255", "4/255"]
