@@ -5,6 +5,8 @@ PY       := $(VENV)/bin/python
 STAMP    := $(VENV)/.installed
 LAB_ARGS ?=
 PYTEST_ARGS ?=
+# Jupyter refuses to run as root unless told; containers and CI machines often are root.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 .PHONY: lab test install notebooks clean-venv
 
@@ -18,7 +20,7 @@ install: $(STAMP)
 
 ## Open the course in JupyterLab (use LAB_ARGS=--no-browser on a headless machine).
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(LAB_ARGS)
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(ROOT_FLAG) $(LAB_ARGS)
 
 ## Unit tests, property tests, reference tests and strict nbval over every notebook.
 test: $(STAMP)

@@ -43,5 +43,6 @@ def test_make_lab_serves_the_notebooks(tmp_path):
         names = {item["name"] for item in contents["content"]}
         assert "00_welcome.ipynb" in names  # it serves the course folder
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=30)
