@@ -16,6 +16,7 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["ADVCOURSE_OFFLINE"] = "1"
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(OFFLINE_DIR), os.environ.get("PYTHONPATH")]))
     sys.path.insert(0, str(OFFLINE_DIR))
+    sys.path.insert(0, str(Path(__file__).parent))  # tests/labserver.py
     import netguard
 
     netguard.install()
@@ -28,3 +29,18 @@ def model():
     from advcourse import load_model
 
     return load_model(device="cpu")
+
+
+@pytest.fixture(scope="module")
+def single_thread():
+    """One intra-op thread for a module of tiny-model tests (restored after).
+
+    On a small model the thread hand-offs cost more than the arithmetic, and on a busy 2-core machine
+    a second thread can make a millisecond attack take seconds.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

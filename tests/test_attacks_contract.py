@@ -14,6 +14,8 @@ from advcourse.attacks import ATTACKS, AttackInfo, AttackSpec, deepfool, fgsm, g
 from advcourse.attacks import _core
 from advcourse.attacks._toy import tiny_cnn
 
+pytestmark = pytest.mark.usefixtures("single_thread")
+
 INF = float("inf")
 N, C, H, W = 6, 3, 12, 12
 

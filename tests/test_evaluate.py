@@ -13,6 +13,8 @@ from advcourse import evaluate
 from advcourse.attacks import fgsm, pgd
 from advcourse.attacks._toy import tiny_cnn
 
+pytestmark = pytest.mark.usefixtures("single_thread")
+
 
 @pytest.fixture
 def net() -> nn.Module:

@@ -11,6 +11,8 @@ from advcourse import explain
 from advcourse.attacks import fgsm
 from advcourse.attacks._toy import linear, tiny_cnn
 
+pytestmark = pytest.mark.usefixtures("single_thread")
+
 
 @pytest.fixture
 def net() -> nn.Module:
