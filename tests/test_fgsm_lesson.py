@@ -7,6 +7,7 @@ import torch
 from matplotlib.figure import Figure
 
 from advcourse.attacks import _toy, fgsm, noise
+from advcourse.labels import class_name
 from advcourse.exercises import fgsm as ex
 from advcourse.widgets import fgsm as lesson
 
@@ -64,6 +65,8 @@ def test_sweep_targeted_and_l2(toy, batch):
     assert sw.name == "t-fgsm" and sw.targeted
     assert torch.equal(sw.x_adv[1], fgsm(toy, x, t, eps=0.5, targeted=True))
     assert torch.equal(sw.hit_rate(), (sw.pred == 7).float().mean(1))
+    title = lesson.render_eps(sw, photo=0, eps=0.5).axes[2].get_title()
+    assert f"target {class_name(7)}: {float(sw.prob[1, 0, 7]):.1%}" in title and "✔" not in title
     l2 = lesson.sweep(toy, x, t, [0.5], norm=2)
     assert torch.equal(l2.x_adv[0], fgsm(toy, x, t, eps=0.5, norm=2))
 

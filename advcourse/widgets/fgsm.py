@@ -16,7 +16,9 @@ from typing import Sequence
 
 import numpy as np
 import torch
+from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
+from matplotlib.ticker import ScalarFormatter
 from torch import Tensor, nn
 
 from advcourse.attacks import _core, fgsm, noise
@@ -193,10 +195,12 @@ def render_eps(sw: Sweep, photo: int, eps: float, names: Sequence[str] | None = 
     truth = None if sw.targeted else int(sw.labels[photo])
     delta = sw.x_adv[e, photo] - sw.x[photo]
     linf = float(delta.abs().max()) * 255
+    t = int(sw.labels[photo])
+    aim = (lambda i: f"\ntarget {class_name(t)}: {float(sw.prob[i, photo, t]):.1%}") if sw.targeted else (lambda i: "")
     panels = [
-        (sw.x[photo], f"original\n{_caption(sw.prob[clean, photo], truth)}"),
+        (sw.x[photo], f"original\n{_caption(sw.prob[clean, photo], truth)}{aim(clean)}"),
         (amplify(delta), f"difference, amplified\nmax |δ| = {linf:.1f}/255"),
-        (sw.x_adv[e, photo], f"{sw.name} eps={eps_label(eps)}\n{_caption(sw.prob[e, photo], truth)}"),
+        (sw.x_adv[e, photo], f"{sw.name} eps={eps_label(eps)}\n{_caption(sw.prob[e, photo], truth)}{aim(e)}"),
     ]
     fig = new_figure(9.0, 3.5)
     for ax, (img, title) in zip(fig.subplots(1, 3), panels):
@@ -272,6 +276,8 @@ def show_landing(land: Landing, y: Tensor, names: Sequence[str]) -> Figure:
     ax.set_yticks(ypos, [f"{names[i]}: {class_name(int(y[i]))} → {class_name(int(land.pred[i]))}" for i in idx],
                   fontsize=8)
     ax.set_xscale("log")
+    ax.set_xlim(0.8, max(ranks + [land.k + 1]) * 1.6)
+    ax.xaxis.set_major_formatter(ScalarFormatter())
     ax.axvline(land.k + 0.5, color="grey", ls="--", lw=1)
     ax.set_xlabel(f"rank of the new class in the clean prediction (blue: inside the clean top-{land.k})")
     ax.set_title(f"where FGSM at eps={eps_label(land.eps)} sends the photos", fontsize=10)
@@ -310,7 +316,7 @@ def show_fgsm_steps(x: Tensor, grad: Tensor, eps: float, x_adv: Tensor) -> Figur
 
 
 def show_norms(x: Tensor, deltas: dict[str, Tensor]) -> Figure:
-    """The photo and, per perturbation, max |δ| over channels per pixel on one colour scale (in /255).
+    """The photo and, per perturbation, max |δ| over channels per pixel on one log colour scale (in /255).
 
     Args:
         x: (1, 3, H, W) or (3, H, W) photo in [0, 1].
@@ -319,6 +325,7 @@ def show_norms(x: Tensor, deltas: dict[str, Tensor]) -> Figure:
     x = x[0] if x.dim() == 4 else x
     maps = {k: (d[0] if d.dim() == 4 else d).detach().abs().amax(0) * 255 for k, d in deltas.items()}
     top = max(float(m.max()) for m in maps.values()) or 1.0
+    scale = LogNorm(vmin=top / 1000, vmax=top)  # log: a flat ±eps map and a few large spikes both show
     fig = new_figure(3.2 * (len(maps) + 1) + 0.6, 3.4)
     axes = fig.subplots(1, len(maps) + 1)
     axes[0].imshow(to_hwc(x))
@@ -328,8 +335,8 @@ def show_norms(x: Tensor, deltas: dict[str, Tensor]) -> Figure:
     for ax, (name, m) in zip(axes[1:], maps.items()):
         d = deltas[name]
         l2, linf = float(d.flatten().norm(2)), float(d.abs().max())
-        im = ax.imshow(m.cpu().numpy(), cmap="magma", vmin=0, vmax=top)
+        im = ax.imshow(m.clamp_min(top / 1000).cpu().numpy(), cmap="magma", norm=scale)
         ax.set_title(f"{name}\n‖δ‖∞ = {linf * 255:.1f}/255, ‖δ‖₂ = {l2:.2f}", fontsize=9)
         ax.axis("off")
-    fig.colorbar(im, ax=list(axes[1:]), shrink=0.8, label="max |δ| per pixel (/255)")
+    fig.colorbar(im, ax=list(axes[1:]), shrink=0.8, label="max |δ| per pixel (/255, log scale)")
     return fig

@@ -28,7 +28,10 @@ from advcourse.labels import class_name
 from advcourse.viz import amplify, new_figure, to_hwc
 from advcourse.widgets.fgsm import eps_label
 
-__all__ = ["Trace", "pgd_trace", "loss_curves", "show_iterations", "step_grid", "render_pgd", "pgd_app"]
+#: The library's own PGD update (step, projection, clip), re-exported so 06_pgd can show its source.
+pgd_step = _step
+
+__all__ = ["pgd_step", "Trace", "pgd_trace", "loss_curves", "show_iterations", "step_grid", "render_pgd", "pgd_app"]
 
 
 @dataclass
