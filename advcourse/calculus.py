@@ -210,13 +210,13 @@ class StepComparison:
 
 
 def sign_vs_random(model: nn.Module, x: Tensor, y: Tensor, *, eps: float,
-                   generator: torch.Generator | None = None) -> StepComparison:
+                   generator: torch.Generator | None = None, grad: Tensor | None = None) -> StepComparison:
     """Compare a step along ``sign(∇x loss)`` with a random ±eps step of the same L∞ size.
 
     To first order, ``L(x + delta) - L(x) ≈ g · delta`` with ``g = ∇x L``. Over ``d`` pixels the sign
     step collects ``eps * Σ|g_i|``; a random sign pattern collects a sum of terms that mostly cancel
-    (about ``eps * ||g||_2``, roughly ``sqrt(d)`` times less). Costs one forward+backward and one
-    forward of ``3N`` images.
+    (about ``eps * ||g||_2``, roughly ``sqrt(d)`` times less). Costs one forward+backward (none when
+    ``grad`` is given) and one forward of ``3N`` images.
 
     Args:
         model: a [0,1]-pixel classifier (left exactly as found).
@@ -224,6 +224,7 @@ def sign_vs_random(model: nn.Module, x: Tensor, y: Tensor, *, eps: float,
         y: (N,) int64 true labels.
         eps: L∞ step size in pixel units, e.g. ``1/255``.
         generator: for the random signs (reproducible comparisons).
+        grad: ``input_gradient(model, x, y)`` if already computed, (N, C, H, W).
 
     Returns:
         A :class:`StepComparison` with per-photo loss changes on ``x``'s device.
@@ -236,7 +237,13 @@ def sign_vs_random(model: nn.Module, x: Tensor, y: Tensor, *, eps: float,
     y = _core.check_labels(y, x)
     if y is None:
         raise ValueError("y: expected the true labels, got None")
-    g = input_gradient(model, x, y)
+    if grad is None:
+        g = input_gradient(model, x, y)
+    elif not isinstance(grad, Tensor) or grad.shape != x.shape:
+        raise ValueError(f"grad: expected the input gradient, shape {tuple(x.shape)}, got "
+                         f"{tuple(grad.shape) if isinstance(grad, Tensor) else type(grad).__name__}")
+    else:
+        g = grad.detach().to(x)
     r = torch.randint(0, 2, x.shape, generator=generator, device="cpu").to(x) * 2 - 1
     batch = torch.cat([x, (x + eps * g.sign()).clamp(0, 1), (x + eps * r).clamp(0, 1)])
     with _core.frozen(model, x), torch.no_grad():

@@ -113,6 +113,18 @@ def test_sign_vs_random_is_reproducible_and_leaves_the_model_alone(toy):
         calculus.show_step_comparison(a, ["one"])
 
 
+def test_sign_vs_random_reuses_a_given_gradient(toy):
+    from advcourse.explain import input_gradient
+
+    net, x, y = toy
+    g = input_gradient(net, x, y)
+    a = sign_vs_random(net, x, y, eps=0.01, generator=torch.Generator().manual_seed(3))
+    b = sign_vs_random(net, x, y, eps=0.01, generator=torch.Generator().manual_seed(3), grad=g)
+    assert torch.allclose(a.sign, b.sign) and torch.allclose(a.random, b.random)
+    with pytest.raises(ValueError, match="grad"):
+        sign_vs_random(net, x, y, eps=0.01, grad=g[:1])
+
+
 def test_sign_vs_random_rejects_bad_input(toy):
     net, x, y = toy
     with pytest.raises(ValueError, match="eps"):

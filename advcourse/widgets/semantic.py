@@ -30,6 +30,11 @@ __all__ = ["NegationRow", "NegationTable", "negation_table", "show_negatives", "
            "render_blend", "blend_app"]
 
 
+def _device(model: nn.Module) -> torch.device:
+    """Where the model's parameters live (CPU for a model without parameters)."""
+    return next((p.device for p in model.parameters()), torch.device("cpu"))
+
+
 def _probs(model: nn.Module, x: Tensor, batch_size: int = 32) -> Tensor:
     """Softmax probabilities (N, K) on the CPU, in eval mode, model left as found."""
     with _core.frozen(model, x), torch.no_grad():
@@ -108,8 +113,7 @@ def negation_table(model: nn.Module, photos: SampleBatch | None = None) -> Negat
     """
     photos = load_samples() if photos is None else photos
     x = _core.check_images(photos.x)
-    device = next(model.parameters()).device
-    probs = _probs(model, torch.cat([x, semantic(x)]).to(device))
+    probs = _probs(model, torch.cat([x, semantic(x)]).to(_device(model)))
     n = x.shape[0]
     p_orig, p_neg = probs[:n], probs[n:]
     rows = []
@@ -197,7 +201,7 @@ def blend_path(model: nn.Module, x: Tensor, y: int, accepted: Sequence[int] | No
     steps = _core.check_count(steps, "steps", minimum=2)
     ts = torch.linspace(0, 1, steps)
     xs = blend(x.expand(steps, -1, -1, -1), ts.to(x.device))
-    probs = _probs(model, xs.to(next(model.parameters()).device))
+    probs = _probs(model, xs.to(_device(model)))
     return BlendPath(ts, probs, int(y), frozenset({int(y), *(accepted or ())}))
 
 
