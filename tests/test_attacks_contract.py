@@ -407,3 +407,12 @@ def test_get_attack():
         get_attack("cw")
     with pytest.raises(TypeError):
         get_attack(3)
+
+
+def test_deepfool_crosses_boundaries_near_the_box_edge():
+    """Clipping used to stall the walk just short of a boundary (then a float tie of two logits): on
+    this batch one image ran out of max_iter. Pixels on the box's edge are now left out of the step."""
+    net = tiny_cnn(seed=0)
+    x = torch.rand(32, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    _, info = deepfool(net, x, return_info=True)
+    assert info.success.all() and info.iterations.max() <= 6

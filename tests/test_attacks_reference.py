@@ -81,9 +81,10 @@ def test_deepfool_matches_torchattacks_and_foolbox(toy):
         ta_success = net(ta).argmax(1) != y
     assert info.success.all() and ta_success.all() and fb_success.all()
     ours_l2, ta_l2, fb_l2 = (float(per_sample_norm(a - x, 2).median()) for a in (ours, ta, fb))
-    # no larger (to float noise): torchattacks overshoots every step, foolbox adds 1e-4 to each
-    # distance, we overshoot the total once; all three find the same boundaries
-    assert ours_l2 <= ta_l2 * (1 + 1e-9) and ours_l2 <= fb_l2 * (1 + 1e-9)
+    # no larger (to 0.01 %): torchattacks overshoots every step, foolbox adds 1e-4 to each distance,
+    # we overshoot the total once and keep pixels on the box's edge out of the step; the same
+    # boundaries are found, and the medians differ in the 6th digit
+    assert ours_l2 <= ta_l2 * (1 + 1e-4) and ours_l2 <= fb_l2 * (1 + 1e-4)
     assert ours_l2 > 0.9 * min(ta_l2, fb_l2)
 
 

@@ -10,6 +10,10 @@ from advcourse.attacks._core import AttackInfo
 
 __all__ = ["deepfool"]
 
+#: Shortest step (L2, as a fraction of the box width). A walk that ends exactly on a boundary, a tie
+#: of two logits in float32, would otherwise take zero steps until max_iter (foolbox adds 1e-4 too).
+_MIN_STEP = 1e-4
+
 
 def deepfool(model: nn.Module, x: Tensor, y: Tensor | None = None, *, num_classes: int = 10,
              overshoot: float = 0.02, max_iter: int = 50, clip_min: float = 0.0, clip_max: float = 1.0,
@@ -52,7 +56,12 @@ def deepfool(model: nn.Module, x: Tensor, y: Tensor | None = None, *, num_classe
         the sample ran out of ``max_iter``. With ``return_info``: ``(x_adv, info)``.
 
     Notes:
-        The model's train/eval mode and ``requires_grad`` flags are restored, even if this raises.
+        The pixel box: a pixel already at ``clip_min`` / ``clip_max`` cannot move further out, so its
+        component is left out of ``w'_k`` (distances and steps use the pixels that can move). Without
+        this, clipping undoes part of each step and the walk creeps towards the boundary without
+        crossing it. Each step is at least ``1e-4 * (clip_max - clip_min)`` long in L2, so a walk
+        that lands exactly on a boundary (two logits tied in float) still crosses it. The model's train/eval mode and ``requires_grad`` flags are restored, even if
+        this raises.
 
     Example:
         >>> x_adv = deepfool(model, x, y, num_classes=10, overshoot=0.02)
@@ -66,6 +75,7 @@ def deepfool(model: nn.Module, x: Tensor, y: Tensor | None = None, *, num_classe
     y = _core.check_labels(y, x)
     x = x.detach()
     n = x.shape[0]
+    min_step = _MIN_STEP * (clip_max - clip_min)
     with _core.frozen(model, x):
         x_adv, r_tot = x.clone(), torch.zeros_like(x)
         rows = torch.arange(n, device=x.device)  # samples still correctly classified
@@ -85,11 +95,12 @@ def deepfool(model: nn.Module, x: Tensor, y: Tensor | None = None, *, num_classe
             rows = rows[going]
             c = cand[rows]
             f_diff = (logits[going].gather(1, c[:, 1:]) - logits[going].gather(1, c[:, :1])).detach()  # f'_k
-            w_diff = _boundary_normals(logits, x_in, going, c)  # w'_k: (m, k-1, C, H, W)
+            w_diff = _inside_box(_boundary_normals(logits, x_in, going, c), x_adv[rows], clip_min, clip_max)  # w'_k
             w_norm = w_diff.flatten(2).norm(dim=2).clamp_min(1e-12)
             dist = f_diff.abs() / w_norm  # line 6: distance to each linearised boundary
             l = dist.argmin(1, keepdim=True)
-            scale = (dist.gather(1, l) / w_norm.gather(1, l)).view(-1, *([1] * (x.dim() - 1)))
+            step = dist.gather(1, l).clamp_min(min_step)  # ‖r_i‖₂, never a zero step on a float tie
+            scale = (step / w_norm.gather(1, l)).view(-1, *([1] * (x.dim() - 1)))
             r_tot[rows] += scale * w_diff[torch.arange(rows.numel(), device=x.device), l.squeeze(1)]  # line 8
             x_adv[rows] = _core.clip(x[rows] + (1 + overshoot) * r_tot[rows], clip_min, clip_max)
             iterations[rows] += 1
@@ -109,6 +120,14 @@ def _candidates(logits: Tensor, y: Tensor, num_classes: int) -> Tensor:
     score = logits.clone()
     score[torch.arange(len(y), device=y.device), y] = float("inf")
     return score.topk(k, dim=1).indices
+
+
+def _inside_box(w: Tensor, x: Tensor, clip_min: float, clip_max: float) -> Tensor:
+    """Drop the components of each normal ``w`` (m, k−1, C, H, W) that push a pixel of ``x`` (m, C, H, W)
+    already on the edge of the box further out: clipping would undo them, and the walk would stall
+    just short of the boundary. Away from the box's edges this changes nothing."""
+    x = x.unsqueeze(1)
+    return w.masked_fill(((x <= clip_min) & (w < 0)) | ((x >= clip_max) & (w > 0)), 0.0)
 
 
 def _boundary_normals(logits: Tensor, x_in: Tensor, going: Tensor, c: Tensor) -> Tensor:
