@@ -4,6 +4,7 @@ VENV     ?= .venv
 PY       := $(VENV)/bin/python
 STAMP    := $(VENV)/.installed
 LAB_ARGS ?=
+NOTEBOOK_DIR ?= notebooks
 PYTEST_ARGS ?=
 # Jupyter refuses to run as root unless told; containers and CI machines often are root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
@@ -20,7 +21,7 @@ install: $(STAMP)
 
 ## Open the course in JupyterLab (use LAB_ARGS=--no-browser on a headless machine).
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(ROOT_FLAG) $(LAB_ARGS)
+	$(VENV)/bin/jupyter lab --notebook-dir=$(NOTEBOOK_DIR) $(ROOT_FLAG) $(LAB_ARGS)
 
 ## Unit tests, property tests, reference tests and strict nbval over every notebook.
 test: $(STAMP)
