@@ -383,7 +383,7 @@ def knowledge_figure() -> Figure:
     return fig
 
 
-def goal_figure(seed: int = 0) -> Figure:
+def goal_figure() -> Figure:
     """A toy 2-D classifier with four classes: an untargeted attack crosses the nearest boundary,
     a targeted attack must travel to the region of its chosen class."""
     centres = np.array([[0.0, 0.0], [2.2, 0.3], [-0.4, 2.1], [2.4, 2.6]])
