@@ -177,3 +177,9 @@ def test_check_steps_to_rim():
     assert "at most" in ex.check_steps_to_rim(3, eps=1 / 255, step_size=0.25 / 255).message
     assert "fewer" in ex.check_steps_to_rim(5, eps=1 / 255, step_size=0.25 / 255).message
     assert "whole number" in ex.check_steps_to_rim("4", eps=1 / 255, step_size=0.25 / 255).message
+
+
+def test_pgd_step_is_the_library_update():
+    import sys
+
+    assert lesson.pgd_step is sys.modules["advcourse.attacks.pgd"]._step
