@@ -410,8 +410,8 @@ def test_get_attack():
 
 
 def test_deepfool_crosses_boundaries_near_the_box_edge():
-    """Clipping used to stall the walk just short of a boundary (then a float tie of two logits): on
-    this batch one image ran out of max_iter. Pixels on the box's edge are now left out of the step."""
+    """Clipping makes the walk creep up to a boundary and stop exactly on it (a float tie of two
+    logits): without a minimum step, one image of this batch ran out of max_iter."""
     net = tiny_cnn(seed=0)
     x = torch.rand(32, 3, 32, 32, generator=torch.Generator().manual_seed(0))
     _, info = deepfool(net, x, return_info=True)

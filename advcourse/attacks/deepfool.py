@@ -56,11 +56,9 @@ def deepfool(model: nn.Module, x: Tensor, y: Tensor | None = None, *, num_classe
         the sample ran out of ``max_iter``. With ``return_info``: ``(x_adv, info)``.
 
     Notes:
-        The pixel box: a pixel already at ``clip_min`` / ``clip_max`` cannot move further out, so its
-        component is left out of ``w'_k`` (distances and steps use the pixels that can move). Without
-        this, clipping undoes part of each step and the walk creeps towards the boundary without
-        crossing it. Each step is at least ``1e-4 * (clip_max - clip_min)`` long in L2, so a walk
-        that lands exactly on a boundary (two logits tied in float) still crosses it. The model's train/eval mode and ``requires_grad`` flags are restored, even if
+        Every iterate is clipped into the box, so near its edges the walk creeps towards a boundary
+        and can end exactly on it (two logits tied in float); each step is therefore at least
+        ``1e-4 * (clip_max - clip_min)`` long in L2, which carries it across. The model's train/eval mode and ``requires_grad`` flags are restored, even if
         this raises.
 
     Example:
@@ -95,7 +93,7 @@ def deepfool(model: nn.Module, x: Tensor, y: Tensor | None = None, *, num_classe
             rows = rows[going]
             c = cand[rows]
             f_diff = (logits[going].gather(1, c[:, 1:]) - logits[going].gather(1, c[:, :1])).detach()  # f'_k
-            w_diff = _inside_box(_boundary_normals(logits, x_in, going, c), x_adv[rows], clip_min, clip_max)  # w'_k
+            w_diff = _boundary_normals(logits, x_in, going, c)  # w'_k: (m, k-1, C, H, W)
             w_norm = w_diff.flatten(2).norm(dim=2).clamp_min(1e-12)
             dist = f_diff.abs() / w_norm  # line 6: distance to each linearised boundary
             l = dist.argmin(1, keepdim=True)
@@ -120,14 +118,6 @@ def _candidates(logits: Tensor, y: Tensor, num_classes: int) -> Tensor:
     score = logits.clone()
     score[torch.arange(len(y), device=y.device), y] = float("inf")
     return score.topk(k, dim=1).indices
-
-
-def _inside_box(w: Tensor, x: Tensor, clip_min: float, clip_max: float) -> Tensor:
-    """Drop the components of each normal ``w`` (m, k−1, C, H, W) that push a pixel of ``x`` (m, C, H, W)
-    already on the edge of the box further out: clipping would undo them, and the walk would stall
-    just short of the boundary. Away from the box's edges this changes nothing."""
-    x = x.unsqueeze(1)
-    return w.masked_fill(((x <= clip_min) & (w < 0)) | ((x >= clip_max) & (w > 0)), 0.0)
 
 
 def _boundary_normals(logits: Tensor, x_in: Tensor, going: Tensor, c: Tensor) -> Tensor:
