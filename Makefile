@@ -25,7 +25,7 @@ lab: $(STAMP)
 
 ## Unit tests, property tests, reference tests and strict nbval over every notebook.
 test: $(STAMP)
-	$(PY) -m pytest --nbval -p no:cacheprovider $(PYTEST_ARGS)
+	$(PY) -m pytest --nbval -p no:cacheprovider --durations=15 $(PYTEST_ARGS)
 
 ## Re-execute every notebook in order and store its outputs (maintainers).
 notebooks: $(STAMP)
