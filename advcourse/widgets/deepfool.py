@@ -117,8 +117,8 @@ def render_binary(px: float, py: float, overshoot: float = 0.02,
     return fig
 
 
-def binary_app():
-    """Sliders for the point's coordinates and the overshoot over :func:`render_binary`."""
+def _point_and_overshoot(render: Callable[..., Figure], px: float, py: float):
+    """An app with sliders for a 2-D point's coordinates and the overshoot over ``render``."""
     import ipywidgets as W
 
     from advcourse.widgets import make_app
@@ -127,9 +127,14 @@ def binary_app():
         return W.FloatSlider(value=value, min=lo, max=hi, step=step, description=description,
                              continuous_update=False)
 
-    controls = {"px": slider("x₁", 2.0, *_LIMITS, 0.1), "py": slider("x₂", 1.5, *_LIMITS, 0.1),
+    controls = {"px": slider("x₁", px, *_LIMITS, 0.1), "py": slider("x₂", py, *_LIMITS, 0.1),
                 "overshoot": slider("overshoot", 0.02, 0.0, 1.0, 0.02)}
-    return make_app(render_binary, controls)
+    return make_app(render, controls)
+
+
+def binary_app():
+    """Sliders for the point's coordinates and the overshoot over :func:`render_binary`."""
+    return _point_and_overshoot(render_binary, 2.0, 1.5)
 
 
 def render_multiclass(px: float, py: float, overshoot: float = 0.02) -> Figure:
@@ -169,17 +174,7 @@ def render_multiclass(px: float, py: float, overshoot: float = 0.02) -> Figure:
 
 def multiclass_app():
     """Sliders for the point (and the overshoot) over :func:`render_multiclass`."""
-    import ipywidgets as W
-
-    from advcourse.widgets import make_app
-
-    def slider(description: str, value: float, lo: float, hi: float, step: float) -> W.FloatSlider:
-        return W.FloatSlider(value=value, min=lo, max=hi, step=step, description=description,
-                             continuous_update=False)
-
-    controls = {"px": slider("x₁", 0.5, *_LIMITS, 0.1), "py": slider("x₂", 0.5, *_LIMITS, 0.1),
-                "overshoot": slider("overshoot", 0.02, 0.0, 1.0, 0.02)}
-    return make_app(render_multiclass, controls)
+    return _point_and_overshoot(render_multiclass, 0.5, 0.5)
 
 
 # ----------------------------------------------------------------------------- photos
