@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 from torch import Tensor
 
@@ -32,13 +34,8 @@ def noise(x: Tensor, *, eps: float, clip_min: float = 0.0, clip_max: float = 1.0
     Example:
         >>> x_adv = noise(x, eps=8/255, generator=torch.Generator().manual_seed(0))
     """
-    clip_min, clip_max = _core.check_clip(clip_min, clip_max)
-    _core.check_images(x, clip_min, clip_max)
     eps = _core.check_nonnegative(eps, "eps")
-    _core.check_generator(generator)
-    x = x.detach()
-    delta = (2 * _core._rand(x.shape, x, generator) - 1) * eps
-    return _core.clip(x + delta, clip_min, clip_max)
+    return _add_noise(x, lambda: 2 * _core._rand(x.shape, x, generator) - 1, eps, clip_min, clip_max, generator)
 
 
 def gaussian_noise(x: Tensor, *, sigma: float, clip_min: float = 0.0, clip_max: float = 1.0,
@@ -63,10 +60,15 @@ def gaussian_noise(x: Tensor, *, sigma: float, clip_min: float = 0.0, clip_max: 
     Example:
         >>> x_adv = gaussian_noise(x, sigma=8/255, generator=torch.Generator().manual_seed(0))
     """
+    sigma = _core.check_nonnegative(sigma, "sigma")
+    return _add_noise(x, lambda: _core._rand(x.shape, x, generator, normal=True), sigma, clip_min, clip_max,
+                      generator)
+
+
+def _add_noise(x: Tensor, draw: Callable[[], Tensor], scale: float, clip_min: float, clip_max: float,
+               generator: torch.Generator | None) -> Tensor:
+    """Shared by both noises: check the input, add ``scale * draw()`` and clip into the box."""
     clip_min, clip_max = _core.check_clip(clip_min, clip_max)
     _core.check_images(x, clip_min, clip_max)
-    sigma = _core.check_nonnegative(sigma, "sigma")
     _core.check_generator(generator)
-    x = x.detach()
-    delta = _core._rand(x.shape, x, generator, normal=True) * sigma
-    return _core.clip(x + delta, clip_min, clip_max)
+    return _core.clip(x.detach() + draw() * scale, clip_min, clip_max)

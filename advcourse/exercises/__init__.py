@@ -17,7 +17,9 @@ import html
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Feedback", "passed", "failed", "NOT_ANSWERED", "is_unanswered"]
+from torch import Tensor
+
+__all__ = ["Feedback", "passed", "failed", "NOT_ANSWERED", "is_unanswered", "tensor_like"]
 
 #: What an exercise cell holds before the learner answers (``answer = ...``).
 NOT_ANSWERED = Ellipsis
@@ -56,3 +58,20 @@ def failed(message: str) -> Feedback:
 def is_unanswered(answer: Any) -> bool:
     """True for the placeholder ``...`` (or ``None``) an exercise cell starts with."""
     return answer is NOT_ANSWERED or answer is None
+
+
+def tensor_like(answer: Any, x: Tensor, hint: str) -> Feedback | Tensor:
+    """The learner's answer as a detached tensor on ``x``'s device, or the Feedback saying why it is not.
+
+    Args:
+        answer: what the exercise cell holds; should be a tensor of ``x``'s shape.
+        x: the reference tensor (N, C, H, W).
+        hint: what to say while the cell still holds the placeholder ``...``.
+    """
+    if is_unanswered(answer):
+        return failed(hint)
+    if not isinstance(answer, Tensor):
+        return failed(f"expected a torch.Tensor shaped like x {tuple(x.shape)}, got {type(answer).__name__}")
+    if tuple(answer.shape) != tuple(x.shape):
+        return failed(f"expected the shape of x, {tuple(x.shape)}, got {tuple(answer.shape)}")
+    return answer.detach().to(x.device)

@@ -12,7 +12,7 @@ import torch
 from torch import Tensor, nn
 
 from advcourse.attacks import fgsm
-from advcourse.exercises import Feedback, failed, is_unanswered, passed
+from advcourse.exercises import Feedback, failed, is_unanswered, passed, tensor_like
 from advcourse.widgets.fgsm import Sweep, eps_label
 
 __all__ = ["check_fgsm_by_hand", "check_half_accuracy_eps"]
@@ -30,13 +30,10 @@ def check_fgsm_by_hand(answer: Any, model: nn.Module, x: Tensor, y: Tensor, eps:
         targeted: check T-FGSM (a step *down* the loss of the target ``y``) instead of FGSM.
     """
     way = "subtract eps·sign(g) (down the target's loss)" if targeted else "add eps·sign(g) (up the loss)"
-    if is_unanswered(answer):
-        return failed(f"build x_adv from the gradient g: {way}, then clip to [0, 1]")
-    if not isinstance(answer, Tensor):
-        return failed(f"expected a tensor shaped like x {tuple(x.shape)}, got {type(answer).__name__}")
-    if tuple(answer.shape) != tuple(x.shape):
-        return failed(f"expected shape {tuple(x.shape)} like x, got {tuple(answer.shape)}")
-    answer = answer.detach().to(x.device, torch.float32)
+    answer = tensor_like(answer, x, f"build x_adv from the gradient g: {way}, then clip to [0, 1]")
+    if isinstance(answer, Feedback):
+        return answer
+    answer = answer.to(torch.float32)
     expected = fgsm(model, x, y, eps=eps, targeted=targeted)
     name = "fgsm(..., targeted=True)" if targeted else "fgsm"
     if torch.allclose(answer, expected, atol=1e-6):

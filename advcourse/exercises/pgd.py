@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 
 from advcourse.attacks import _core
-from advcourse.exercises import Feedback, failed, is_unanswered, passed
+from advcourse.exercises import Feedback, failed, is_unanswered, passed, tensor_like
 from advcourse.widgets.fgsm import eps_label
 
 __all__ = ["check_projection", "check_gradient_steps", "check_steps_to_rim"]
@@ -36,12 +36,10 @@ def check_projection(answer: Any, x: Tensor, z: Tensor, eps: float) -> Feedback:
         x: (N, C, H, W) clean photos; z: same shape, ``x_adv + step_size * sign(grad)`` (may leave both).
         eps: the L∞ budget.
     """
-    if is_unanswered(answer):
-        return failed("keep delta = z - x within [-eps, eps], add it back to x, then clip to [0, 1]")
-    if not isinstance(answer, Tensor) or tuple(answer.shape) != tuple(x.shape):
-        shape = tuple(answer.shape) if isinstance(answer, Tensor) else type(answer).__name__
-        return failed(f"expected a tensor shaped like x {tuple(x.shape)}, got {shape}")
-    answer = answer.detach().to(x.device, x.dtype)
+    answer = tensor_like(answer, x, "keep delta = z - x within [-eps, eps], add it back to x, then clip to [0, 1]")
+    if isinstance(answer, Feedback):
+        return answer
+    answer = answer.to(x.dtype)
     expected = _core.clip(x + _core.project(z - x, eps, _core.INF), 0.0, 1.0)
     if torch.allclose(answer, expected, atol=1e-6):
         return passed("projected onto the eps-ball, then into the pixel box: exactly PGD's last two lines")

@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 
 from advcourse.attacks.semantic import blend
-from advcourse.exercises import Feedback, failed, is_unanswered, passed
+from advcourse.exercises import Feedback, failed, passed, tensor_like
 
 __all__ = ["check_centred_negative", "check_blend"]
 
@@ -22,16 +22,11 @@ def _close(a: Tensor, b: Tensor) -> bool:
 
 
 def _tensor_like(answer: object, x: Tensor, what: str) -> Feedback | Tensor:
-    """The answer as a detached tensor shaped like ``x``, or a Feedback saying why it is not."""
-    if is_unanswered(answer):
-        return failed(f"replace ... with {what}")
-    if not isinstance(answer, Tensor):
-        return failed(f"expected a torch.Tensor shaped like x {tuple(x.shape)}, got {type(answer).__name__}")
-    if tuple(answer.shape) != tuple(x.shape):
-        return failed(f"expected the shape of x, {tuple(x.shape)}, got {tuple(answer.shape)}")
-    if not answer.is_floating_point():
-        return failed(f"expected float pixels, got {answer.dtype}")
-    return answer.detach().to(x.device)
+    """The answer as a detached float tensor shaped like ``x``, or a Feedback saying why it is not."""
+    a = tensor_like(answer, x, f"replace ... with {what}")
+    if isinstance(a, Tensor) and not a.is_floating_point():
+        return failed(f"expected float pixels, got {a.dtype}")
+    return a
 
 
 def check_centred_negative(answer: object, x: Tensor) -> Feedback:
