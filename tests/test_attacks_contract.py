@@ -3,6 +3,7 @@ batching and input validation. Small fixed float64 models keep this exact and fa
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import Callable
 
@@ -164,7 +165,9 @@ class _Boom(nn.Module):
 def test_model_state_restored_when_the_attack_raises(case, fail_on, x):
     attack = GRADIENT_CASES[case][0]
     net = _Boom(fail_on)
-    y = _labels(net.body, x)  # right labels, so that even DeepFool needs a second forward pass
+    # the eval-mode predictions (what the attack sees; train mode would add dropout noise), so
+    # that every sample is right and even DeepFool needs a second forward pass
+    y = _labels(copy.deepcopy(net.body).eval(), x)
     before = _state(net)
     with pytest.raises(RuntimeError, match="boom"):
         attack(net, x, y, return_info=True)
