@@ -131,5 +131,9 @@ def _boundary_normals(logits: Tensor, x_in: Tensor, going: Tensor, c: Tensor) ->
     j = torch.arange(k - 1, device=c.device).view(-1, 1)
     seeds[j, going.view(1, -1), c[:, 1:].T] = 1.0
     seeds[j, going.view(1, -1), c[:, :1].T] = -1.0
-    grads = [torch.autograd.grad(logits, x_in, s, retain_graph=i < k - 2)[0][going] for i, s in enumerate(seeds)]
-    return torch.stack(grads, dim=1)
+    every_row = m == x_in.shape[0]  # the usual case: no row finished at this iteration's forward
+    normals = x_in.new_empty(m, k - 1, *x_in.shape[1:])
+    for i, seed in enumerate(seeds):
+        grad = torch.autograd.grad(logits, x_in, seed, retain_graph=i < k - 2)[0]
+        normals[:, i] = grad if every_row else grad[going]
+    return normals
