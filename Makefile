@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 # Jupyter refuses to run as root unless told; containers and CI machines often are root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test install notebooks clean-venv
+.PHONY: lab test install notebooks student-notebooks clean-venv
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ test: $(STAMP)
 ## Re-execute every notebook in order and store its outputs (maintainers).
 notebooks: $(STAMP)
 	$(PY) scripts/run_notebooks.py
+
+## Copies of the notebooks without exercise solutions, for workshops (STUDENT_DIR=build/student).
+STUDENT_DIR ?= build/student
+student-notebooks: $(STAMP)
+	$(PY) scripts/student_copy.py $(STUDENT_DIR)
 
 clean-venv:
 	rm -rf $(VENV)

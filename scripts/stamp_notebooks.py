@@ -1,8 +1,9 @@
-"""Write the Colab badge and the guarded install cell into every course notebook.
+"""Write the Colab badge and the guarded install cell into every course notebook; fold solutions.
 
 The repository URL and the git ref live in pyproject.toml only ([project.urls].Repository and
 [tool.advcourse].colab-ref); this script stamps them into notebooks/NN_*.ipynb so nobody edits
-URLs by hand. ``--check`` exits 1 when a notebook is out of date (used by the test suite).
+URLs by hand. It also folds every exercise's solution cell (see notebook_tools.py), so a learner
+opens it on purpose. ``--check`` exits 1 when a notebook is out of date (used by the test suite).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import tomllib
 from pathlib import Path
 
 import nbformat
+
+from notebook_tools import fold_solutions
 
 ROOT = Path(__file__).resolve().parents[1]
 BADGE_MARK = "<!-- colab-badge -->"
@@ -56,7 +59,7 @@ def main(argv: list[str]) -> int:
     stale = []
     for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
         nb = nbformat.read(path, as_version=4)
-        if stamp(nb, path.name, repo, ref):
+        if stamp(nb, path.name, repo, ref) | fold_solutions(nb):
             stale.append(path.name)
             if not check:
                 nbformat.write(nb, path)

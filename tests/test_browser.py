@@ -1,9 +1,11 @@
-"""A real Chromium opens the course in JupyterLab, runs 00_welcome and uses its widget.
+"""A real Chromium opens the course in JupyterLab, runs 02_noise and moves its eps slider.
 
-This is the one test that sees what a learner sees: the notebook runs in the browser, the
-ipywidgets front end renders the app, and picking another photo redraws the figure. It needs
-Debian's Chromium (``scripts/install_browser.sh``) and Playwright from PyPI; it is skipped when
-they are missing, unless ``ADVCOURSE_REQUIRE_BROWSER=1`` (set by ``.ci/run``) makes that a failure.
+This is the one test that sees what a learner sees: every cell of the notebook runs in the browser,
+the ipywidgets front end renders the noise app, and moving the slider changes both the rendered
+prediction text and the figure. Screenshots (before and after the move, or at the failure) go to
+``test-artifacts/browser/`` (``ADVCOURSE_ARTIFACTS`` overrides the folder). It needs Debian's
+Chromium (``scripts/install_browser.sh``) and Playwright from PyPI; it is skipped when they are
+missing, unless ``ADVCOURSE_REQUIRE_BROWSER=1`` (set by ``.ci/run``) makes that a failure.
 """
 
 from __future__ import annotations
@@ -14,11 +16,14 @@ from pathlib import Path
 
 import pytest
 
-from labserver import make_lab
+from labserver import ROOT, make_lab
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+ARTIFACTS = Path(os.environ.get("ADVCOURSE_ARTIFACTS", ROOT / "test-artifacts")) / "browser"
+NOTEBOOK = "02_noise.ipynb"
+APP = ".jp-OutputArea-output:has(.widget-slider)"  # the noise app's output: controls above a figure
 
 
 def _need(condition: bool, why: str) -> None:
@@ -36,8 +41,11 @@ def page(tmp_path):
     except ImportError:
         _need(False, "playwright is not installed")
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS,
-                                    env={**os.environ, "HOME": str(tmp_path)})
+        try:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS,
+                                        env={**os.environ, "HOME": str(tmp_path)})
+        except Exception as exc:  # a browser that cannot start is a failure in CI, not a skip
+            _need(False, f"chromium did not start: {exc}")
         try:
             yield browser.new_page(viewport={"width": 1400, "height": 1000})
         finally:
@@ -46,18 +54,22 @@ def page(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.browser
-def test_welcome_notebook_runs_and_its_widget_redraws(page, tmp_path):
+def test_noise_notebook_runs_and_its_eps_slider_changes_the_answer(page, tmp_path):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     # Serve a copy: JupyterLab autosaves what the browser runs, and the committed outputs must stay.
-    course = shutil.copytree(Path(__file__).resolve().parents[1] / "notebooks", tmp_path / "notebooks")
-    with make_lab(tmp_path, "--LabApp.expose_app_in_browser=True", notebook_dir=course) as lab:
+    course = shutil.copytree(ROOT / "notebooks", tmp_path / "notebooks")
+    quiet = "--LabApp.news_url=None --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"
+    with make_lab(tmp_path, f"--LabApp.expose_app_in_browser=True {quiet}", notebook_dir=course) as lab:
         try:
-            _run_welcome_and_pick_another_photo(page, lab)
-        finally:
-            page.screenshot(path=str(tmp_path / "welcome.png"))
+            _run_all_cells(page, lab, NOTEBOOK)
+            _move_the_slider_and_check_the_redraw(page)
+        except BaseException:
+            page.screenshot(path=str(ARTIFACTS / "02_noise-failure.png"), full_page=True)
+            raise
 
 
-def _run_welcome_and_pick_another_photo(page, lab) -> None:
-    page.goto(lab.url("lab/tree/00_welcome.ipynb"))
+def _run_all_cells(page, lab, notebook: str) -> None:
+    page.goto(lab.url(f"lab/tree/{notebook}"))
     page.wait_for_function("window.jupyterapp && document.querySelector('.jp-Notebook')", timeout=120_000)
     page.wait_for_function(  # the notebook's kernel (the .venv's python3) has started
         "() => { const s = window.jupyterapp.shell.currentWidget?.sessionContext;"
@@ -66,19 +78,42 @@ def _run_welcome_and_pick_another_photo(page, lab) -> None:
     # commands' promises settle only when the whole run ends, so they are started, not awaited.
     page.evaluate("() => { window.jupyterapp.commands.execute('notebook:clear-all-cell-outputs'); }")
     page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
-
-    app = page.locator(".jp-OutputArea-output .widget-dropdown select").first
-    app.wait_for(timeout=300_000)  # the last code cell ran and the widget front end drew the app
-    figure = page.locator(".jp-OutputArea-output .widget-output img").first
-    figure.wait_for(timeout=60_000)
-    before = figure.get_attribute("src")
-    options = app.locator("option").all_inner_texts()
-    assert len(options) >= 12 and options[0] != options[1]
-
-    app.select_option(options[1])  # a learner picks another photo
-    page.wait_for_function(
-        "(old) => { const img = document.querySelector('.jp-OutputArea-output .widget-output img');"
-        " return img && img.getAttribute('src') !== old; }", arg=before, timeout=60_000)
+    page.wait_for_function(  # every code cell has run and the kernel is idle again
+        "() => { const nb = window.jupyterapp.shell.currentWidget;"
+        " const cells = nb.content.widgets.filter(c => c.model.type === 'code');"
+        " return nb.sessionContext.kernelDisplayStatus === 'idle'"
+        "   && cells.every(c => c.model.executionCount !== null); }", timeout=600_000, polling=1000)
     errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
     assert errors.count() == 0, errors.first.inner_text()
+    assert page.locator(".jp-OutputArea-output .jp-RenderedText:has-text('Traceback')").count() == 0
+
+
+def _app_state(app) -> tuple[str, str]:
+    """(the printed verdict, the figure's image data) as the browser shows them."""
+    return (app.locator(".widget-output .jp-RenderedText").last.inner_text(),
+            app.locator(".widget-output img").first.get_attribute("src"))
+
+
+def _move_the_slider_and_check_the_redraw(page) -> None:
+    app = page.locator(APP).first
+    app.scroll_into_view_if_needed()
+    app.locator(".widget-output img").first.wait_for(timeout=60_000)
+    text, figure = _app_state(app)
+    assert "eps = 0/255" in text and "top-1" in text, text
+    app.screenshot(path=str(ARTIFACTS / "02_noise-before.png"))
+
+    handle = app.locator(".widget-slider .noUi-handle").first
+    handle.focus()
+    handle.press("End")  # a learner drags the slider to the largest eps (keyboard: same change event)
+    page.wait_for_function(
+        "([sel, old]) => { const out = document.querySelector(sel + ' .widget-output');"
+        " const texts = out ? out.querySelectorAll('.jp-RenderedText') : [];"
+        " return texts.length && !texts[texts.length - 1].innerText.includes(old); }",
+        arg=[APP, text], timeout=120_000)
+    app.locator(".widget-output img").first.wait_for(timeout=60_000)
+    new_text, new_figure = _app_state(app)
+    app.screenshot(path=str(ARTIFACTS / "02_noise-after.png"))
+    page.screenshot(path=str(ARTIFACTS / "02_noise-lab.png"))
+    assert "eps = 0/255" not in new_text and "top-1" in new_text, new_text
+    assert new_figure and new_figure != figure  # the figure was redrawn for the new eps
     assert page.locator(".jp-OutputArea-output .jp-RenderedText:has-text('Traceback')").count() == 0

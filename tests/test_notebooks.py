@@ -16,6 +16,9 @@ import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+from notebook_tools import SOLUTION_MARK, exercises, is_exercise  # noqa: E402
+
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 MAX_CELL_LINES = 25  # cells are short calls into advcourse; logic lives in the package
 
@@ -65,3 +68,57 @@ def test_readme_links_every_notebook_and_its_colab_page(path):
     assert f"(notebooks/{path.name})" in readme, f"README's course map does not link {path.name}"
     assert re.search(rf"colab\.research\.google\.com/github/[^)]*/notebooks/{re.escape(path.name)}\)", readme), \
         f"README has no Colab link for {path.name}"
+
+
+def _text(cell: nbformat.NotebookNode) -> str:
+    parts = []
+    for out in cell.get("outputs", []):
+        parts.append(out.get("text", "") if out.output_type == "stream" else out.get("data", {}).get("text/plain", ""))
+    return "".join(parts)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS[1:], ids=lambda p: p.stem)
+def test_every_exercise_has_a_folded_solution_that_passes_its_own_check(path):
+    nb = _read(path)
+    found = exercises(nb)  # raises, naming the cell, when a solution is missing or checks another thing
+    assert found, f"{path.name} has no checked exercise"
+    for exercise, note, code in found:
+        # as committed (and as nbval re-runs it): the placeholder fails, the solution passes
+        assert "✘ not yet" in _text(nb.cells[exercise]), f"{path.name} cell {exercise}: the placeholder should fail"
+        assert "✔ correct" in _text(nb.cells[code]), f"{path.name} cell {code}: the solution does not pass its check"
+        assert nb.cells[code].metadata.get("jupyter", {}).get("source_hidden") is True, \
+            f"{path.name} cell {code}: solution not folded (run scripts/stamp_notebooks.py)"
+
+
+def test_student_copies_drop_the_solutions_and_keep_everything_else(tmp_path):
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "student_copy.py"), str(tmp_path)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    for path in NOTEBOOKS:
+        full, student = _read(path), _read(tmp_path / path.name)
+        found = exercises(full)
+        assert len(student.cells) == len(full.cells) - 2 * len(found)
+        assert not any(c.source.startswith(SOLUTION_MARK) for c in student.cells)
+        assert not any("✔ correct" in _text(c) for c in student.cells)
+        assert sum(map(is_exercise, student.cells)) == len(found)  # every exercise is still there, unanswered
+        assert all(not c.outputs for c in student.cells if is_exercise(c))
+
+
+def test_make_notebooks_stores_outputs_without_volatile_metadata():
+    from run_notebooks import tidy
+
+    nb = nbformat.v4.new_notebook(metadata={"widgets": {"state": {}}, "language_info": {"name": "python", "version": "3.11.9"},
+                                            "kernelspec": {"name": "venv-kernel", "display_name": "x"}})
+    cell = nbformat.v4.new_code_cell("print(1)", execution_count=1, metadata={
+        "execution": {"iopub.execute_input": "2026-01-01T00:00:00"}, "ExecuteTime": {}, "jupyter": {"source_hidden": True}})
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="1\n")]
+    nb.cells = [cell]
+    tidy(nb)
+    assert "widgets" not in nb.metadata and "version" not in nb.metadata.language_info
+    assert nb.metadata.kernelspec["name"] == "python3"
+    assert dict(cell.metadata) == {"jupyter": {"source_hidden": True}}  # folds survive, timings do not
+    assert cell.outputs[0].text == "1\n" and cell.execution_count == 1
+    for path in NOTEBOOKS:  # and the committed notebooks are in that form
+        committed = _read(path)
+        assert "widgets" not in committed.metadata, f"{path.name}: widget state stored (run `make notebooks`)"
+        assert not any("execution" in c.metadata for c in committed.cells), f"{path.name}: cell timings stored"

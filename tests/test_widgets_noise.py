@@ -33,6 +33,23 @@ def test_noisy_outputs_are_cached_and_match_add_noise(model, monkeypatch):
     wn.render_noise(model, "flamingo", 16 / 255)
 
 
+def test_describe_noise_says_in_words_what_the_figure_shows(model):
+    from advcourse.labels import IMAGENET_CLASSES
+
+    clean = wn.describe_noise(model, "chelsea_cat", 0.0)
+    _, probs = wn.noisy_outputs(model, "chelsea_cat", 0.0)
+    top = IMAGENET_CLASSES[int(probs.argmax())]
+    assert clean.startswith("chelsea_cat, uniform noise eps = 0/255: top-1 ") and f"'{top}'" in clean
+    assert clean.endswith("(label unchanged)")
+    for level in (64 / 255, 128 / 255):  # the verdict follows the top-1 label, as in the figure's title
+        _, noisy = wn.noisy_outputs(model, "chelsea_cat", level, "gaussian")
+        changed = int(noisy.argmax()) != int(probs.argmax())
+        words = wn.describe_noise(model, "chelsea_cat", level, "gaussian")
+        assert f"sigma = {level * 255:.0f}/255" in words
+        assert words.endswith("(label changed)" if changed else "(label unchanged)")
+        assert ("changed!" in wn.render_noise(model, "chelsea_cat", level, "gaussian").axes[0].get_title()) == changed
+
+
 def test_render_noise_rejects_an_unknown_kind(model):
     import pytest
 
@@ -43,6 +60,7 @@ def test_render_noise_rejects_an_unknown_kind(model):
 def test_noise_app_rerenders_when_controls_move(model, monkeypatch):
     seen = []
     monkeypatch.setattr(wn, "render_noise", lambda m, photo, level, kind: seen.append((photo, kind, level)) or Figure())
+    monkeypatch.setattr(wn, "describe_noise", lambda m, photo, level, kind: f"{photo} {kind} {level}")
     app = wn.noise_app(model, photo="flamingo")
     photo, kind, level = app.children[0].children
     assert seen[-1] == ("flamingo", "uniform", 0.0) and level.continuous_update is False

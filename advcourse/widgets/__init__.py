@@ -40,16 +40,21 @@ def cached_predict(model: nn.Module, x: torch.Tensor, topk: int = 5) -> Predicti
     return _PREDICTIONS[key]
 
 
-def make_app(render: Callable[..., Figure], controls: dict[str, Any]):
+def make_app(render: Callable[..., Figure], controls: dict[str, Any],
+             caption: Callable[..., str] | None = None):
     """A VBox of ``controls`` above the figure drawn by ``render(**values)``.
 
-    Sliders should be created with ``continuous_update=False`` so the model runs once per move.
+    ``caption(**values)``, when given, is printed under the figure: the same verdict in words, which
+    a screen reader (and the browser test) can read. Sliders should be created with
+    ``continuous_update=False`` so the model runs once per move.
     """
     import ipywidgets as W
     from IPython.display import display
 
     def show(**values: Any) -> None:
         display(render(**values))
+        if caption is not None:
+            print(caption(**values))
 
     out = W.interactive_output(show, controls)
     return W.VBox([W.HBox(list(controls.values())), out])

@@ -20,7 +20,7 @@ from advcourse.noise_study import KINDS, add_noise, probabilities
 from advcourse.viz import new_figure, to_hwc, topk_bars
 from advcourse.widgets import make_app
 
-__all__ = ["DEFAULT_LEVELS", "noisy_outputs", "render_noise", "noise_app"]
+__all__ = ["DEFAULT_LEVELS", "noisy_outputs", "describe_noise", "render_noise", "noise_app"]
 
 #: Slider positions, in pixel units: 0 to 128/255.
 DEFAULT_LEVELS: tuple[float, ...] = tuple(k / 255 for k in (0, 2, 4, 8, 12, 16, 24, 32, 48, 64, 96, 128))
@@ -40,6 +40,23 @@ def noisy_outputs(model: nn.Module, photo: str, level: float, kind: str = "unifo
     return _CACHE[key]
 
 
+def _verdict(model: nn.Module, photo: str, level: float, kind: str, seed: int) -> tuple[torch.Tensor, torch.Tensor, bool]:
+    """The noisy photo, the probabilities on it, and whether its top-1 label differs from the clean one."""
+    x_adv, probs = noisy_outputs(model, photo, level, kind, seed)
+    _, clean = noisy_outputs(model, photo, 0.0, kind, seed)
+    return x_adv, probs, int(probs.argmax()) != int(clean.argmax())
+
+
+def describe_noise(model: nn.Module, photo: str, level: float, kind: str = "uniform", seed: int = 0) -> str:
+    """One line saying what :func:`render_noise` draws: the noise, the top-1 answer and the verdict."""
+    _, probs, changed = _verdict(model, photo, level, kind, seed)
+    top, truth = int(probs.argmax()), sample_info(photo)
+    name = "eps" if kind == "uniform" else "sigma"
+    return (f"{photo}, {kind} noise {name} = {level * 255:.0f}/255: top-1 '{IMAGENET_CLASSES[top]}' "
+            f"{float(probs[top]):.1%}, true class '{truth['label']}' {float(probs[truth['index']]):.1%} "
+            f"({'label changed' if changed else 'label unchanged'})")
+
+
 def render_noise(model: nn.Module, photo: str, level: float, kind: str = "uniform", seed: int = 0) -> Figure:
     """The photo with noise (left) and the model's top-5 probabilities on it (right).
 
@@ -50,8 +67,7 @@ def render_noise(model: nn.Module, photo: str, level: float, kind: str = "unifor
     """
     if kind not in KINDS:
         raise ValueError(f"kind: expected one of {KINDS}, got {kind!r}")
-    x_adv, probs = noisy_outputs(model, photo, level, kind, seed)
-    _, clean = noisy_outputs(model, photo, 0.0, kind, seed)
+    x_adv, probs, changed = _verdict(model, photo, level, kind, seed)
     truth = sample_info(photo)
     p, idx = probs.topk(5)
     fig = new_figure(8.5, 3.2)
@@ -59,7 +75,6 @@ def render_noise(model: nn.Module, photo: str, level: float, kind: str = "unifor
     ax_img.imshow(to_hwc(x_adv))
     ax_img.axis("off")
     name = "eps" if kind == "uniform" else "sigma"
-    changed = int(idx[0]) != int(clean.argmax())
     ax_img.set_title(f"{kind} noise, {name} = {level * 255:.0f}/255\n"
                      f"{'label changed!' if changed else 'label unchanged'}", fontsize=9,
                      color="#b30000" if changed else "black")
@@ -83,4 +98,7 @@ def noise_app(model: nn.Module, photo: str = "chelsea_cat", levels: Sequence[flo
     def render(photo: str, kind: str, level: float) -> Figure:
         return render_noise(model, photo, level, kind)
 
-    return make_app(render, controls)
+    def caption(photo: str, kind: str, level: float) -> str:
+        return describe_noise(model, photo, level, kind)
+
+    return make_app(render, controls, caption)
