@@ -5,11 +5,14 @@ state) dropped, so a refresh changes only what the code really prints. Usage:
 
     python scripts/run_notebooks.py                 # every notebook
     python scripts/run_notebooks.py 00 02_noise     # some (prefix match)
+    python scripts/run_notebooks.py --time-only     # execute and time, write nothing (docs/teaching.md)
 """
 
 from __future__ import annotations
 
+import argparse
 import os
+import platform
 import sys
 import time
 from pathlib import Path
@@ -31,7 +34,7 @@ def tidy(nb: nbformat.NotebookNode) -> None:
         cell.metadata.pop("ExecuteTime", None)
 
 
-def run(path: Path, timeout: int = 900) -> float:
+def run(path: Path, timeout: int = 900, write: bool = True) -> float:
     nb = nbformat.read(path, as_version=4)
     start = time.perf_counter()
     # store_widget_state stays on: nbclient's Output-widget hook needs it (an app's first render
@@ -39,18 +42,32 @@ def run(path: Path, timeout: int = 900) -> float:
     NotebookClient(nb, timeout=timeout, kernel_name="python3",
                    resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
     took = time.perf_counter() - start
-    tidy(nb)
-    nbformat.write(nb, path)
+    if write:
+        tidy(nb)
+        nbformat.write(nb, path)
     return took
 
 
 def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("prefixes", nargs="*", help="run only notebooks whose names start with these")
+    ap.add_argument("--time-only", action="store_true", help="execute and time, but keep the files as they are")
+    args = ap.parse_args(argv)
     os.environ.setdefault("PYTHONHASHSEED", "0")
     chosen = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
-    if argv:
-        chosen = [p for p in chosen if any(p.name.startswith(a) for a in argv)]
+    if args.prefixes:
+        chosen = [p for p in chosen if any(p.name.startswith(a) for a in args.prefixes)]
+    import torch
+
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU, {os.cpu_count()} cores"
+    print(f"| notebook | seconds ({device}, {platform.python_implementation()} {platform.python_version()}) |")
+    print("|---|---:|")
+    total = 0.0
     for path in chosen:
-        print(f"{path.name:<28} {run(path):6.1f} s", flush=True)
+        took = run(path, write=not args.time_only)
+        total += took
+        print(f"| {path.stem} | {took:.0f} |", flush=True)
+    print(f"| all | {total:.0f} |")
     return 0
 
 
