@@ -8,6 +8,7 @@ opens it on purpose. ``--check`` exits 1 when a notebook is out of date (used by
 
 from __future__ import annotations
 
+import re
 import sys
 import tomllib
 from pathlib import Path
@@ -53,10 +54,22 @@ def stamp(nb: nbformat.NotebookNode, name: str, repo: str, ref: str) -> bool:
     return [c.source for c in nb.cells[:2]] != before
 
 
+def stamp_readme(text: str, repo: str, ref: str) -> str:
+    """The README with every Colab link to a course notebook pointing at ``repo`` and ``ref``."""
+    colab = "https://colab.research.google.com/" + repo.replace("https://github.com/", "github/")
+    return re.sub(r"https://colab\.research\.google\.com/github/[^)\s]*?/blob/[^/)\s]+/notebooks/",
+                  f"{colab}/blob/{ref}/notebooks/", text)
+
+
 def main(argv: list[str]) -> int:
     check = "--check" in argv
     repo, ref = project_settings()
     stale = []
+    readme = ROOT / "README.md"
+    if stamp_readme(readme.read_text(), repo, ref) != readme.read_text():
+        stale.append(readme.name)
+        if not check:
+            readme.write_text(stamp_readme(readme.read_text(), repo, ref))
     for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
         nb = nbformat.read(path, as_version=4)
         if stamp(nb, path.name, repo, ref) | fold_solutions(nb):

@@ -39,6 +39,14 @@ def test_badges_and_install_cells_are_current():
     assert result.returncode == 0, f"run scripts/stamp_notebooks.py: {result.stdout}{result.stderr}"
 
 
+def test_colab_installs_the_release_tag_of_this_version():
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert project["tool"]["advcourse"]["colab-ref"] == "v" + project["project"]["version"], \
+        "colab-ref must be the tag of this version: bump both, then run scripts/stamp_notebooks.py"
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_is_executed_and_clean(path):
     nb = _read(path)
@@ -122,3 +130,16 @@ def test_make_notebooks_stores_outputs_without_volatile_metadata():
         committed = _read(path)
         assert "widgets" not in committed.metadata, f"{path.name}: widget state stored (run `make notebooks`)"
         assert not any("execution" in c.metadata for c in committed.cells), f"{path.name}: cell timings stored"
+
+
+def test_stamping_points_every_colab_link_at_one_repository_and_ref():
+    from stamp_notebooks import install_source, stamp_readme
+
+    old = ("[open](https://colab.research.google.com/github/someone/fork/blob/main/notebooks/05_fgsm.ipynb) "
+           "[other](https://example.org/blob/main/notebooks/x.ipynb)")
+    new = stamp_readme(old, "https://github.com/advcourse/advcourse", "v9.9.9")
+    assert "colab.research.google.com/github/advcourse/advcourse/blob/v9.9.9/notebooks/05_fgsm.ipynb" in new
+    assert "https://example.org/blob/main/notebooks/x.ipynb" in new  # only Colab links change
+    cell = install_source("https://github.com/advcourse/advcourse", "v9.9.9")
+    assert 'if "google.colab" in sys.modules:' in cell and "git+https://github.com/advcourse/advcourse@v9.9.9" in cell
+    assert "torch" not in cell.split("\n", 1)[1]  # below its comment line: no torch (re)install
