@@ -98,6 +98,9 @@ def _move_the_slider_and_check_the_redraw(page) -> None:
     app = page.locator(APP).first
     app.scroll_into_view_if_needed()
     app.locator(".widget-output img").first.wait_for(timeout=60_000)
+    no_news = page.get_by_role("button", name="No", exact=True)  # JupyterLab's "get news?" toast
+    if no_news.count():
+        no_news.first.click()
     text, figure = _app_state(app)
     assert "eps = 0/255" in text and "top-1" in text, text
     app.screenshot(path=str(ARTIFACTS / "02_noise-before.png"))
