@@ -143,3 +143,37 @@ def test_stamping_points_every_colab_link_at_one_repository_and_ref():
     cell = install_source("https://github.com/advcourse/advcourse", "v9.9.9")
     assert 'if "google.colab" in sys.modules:' in cell and "git+https://github.com/advcourse/advcourse@v9.9.9" in cell
     assert "torch" not in cell.split("\n", 1)[1]  # below its comment line: no torch (re)install
+
+
+def _names(source: str) -> tuple[set[str], set[str]]:
+    """(names a cell binds, names it reads), from its Python source; IPython magics count as nothing."""
+    import ast
+
+    tree = ast.parse("\n".join(re.sub(r"^(\s*)[%!].*$", r"\1pass", ln) for ln in source.splitlines()))
+    binds, reads = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (binds if isinstance(node.ctx, ast.Store) else reads).add(node.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            binds |= {(a.asname or a.name).split(".")[0] for a in node.names}
+        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            binds.add(node.name)
+    return binds, reads
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS[1:], ids=lambda p: p.stem)
+def test_no_cell_needs_a_name_that_only_a_solution_defines(path):
+    """So a student copy (solutions removed) still runs top to bottom."""
+    nb = _read(path)
+    solutions = {code for _, _, code in exercises(nb)}
+    only_in_solutions: set[str] = set()
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        binds, reads = _names(cell.source)
+        if i in solutions:
+            only_in_solutions |= binds - {"answer"}
+            continue
+        needed = (reads - binds) & only_in_solutions
+        assert not needed, f"{path.name} cell {i} reads {sorted(needed)}, defined only in a solution cell"
+        only_in_solutions -= binds
