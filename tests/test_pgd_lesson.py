@@ -182,4 +182,4 @@ def test_check_steps_to_rim():
 def test_pgd_step_is_the_library_update():
     import sys
 
-    assert lesson.pgd_step is sys.modules["advcourse.attacks.pgd"]._step
+    assert lesson.pgd_step is sys.modules["advcourse.attacks.pgd"].pgd_step

@@ -8,7 +8,7 @@ from torch import Tensor, nn
 from advcourse.attacks import _core
 from advcourse.attacks._core import AttackInfo
 
-__all__ = ["pgd"]
+__all__ = ["pgd", "pgd_step"]
 
 
 def pgd(model: nn.Module, x: Tensor, y: Tensor | None = None, *, eps: float, step_size: float, steps: int,
@@ -79,15 +79,21 @@ def pgd(model: nn.Module, x: Tensor, y: Tensor | None = None, *, eps: float, ste
                     break
             grad = _core.input_grad(_core.loss(logits[going], y[rows][going], targeted), x_in)[going]
             rows = rows[going]
-            x_adv[rows] = _step(x[rows], x_in.detach()[going], grad, step_size, eps, norm, clip_min, clip_max)
+            x_adv[rows] = pgd_step(x[rows], x_in.detach()[going], grad, step_size, eps, norm, clip_min, clip_max)
             iterations[rows] += 1
         if not return_info:
             return x_adv
         return x_adv, _core.make_info(model, x, x_adv, y, iterations, targeted)
 
 
-def _step(x: Tensor, x_adv: Tensor, grad: Tensor, step_size: float, eps: float, norm: float,
-          clip_min: float, clip_max: float) -> Tensor:
+def pgd_step(x: Tensor, x_adv: Tensor, grad: Tensor, step_size: float, eps: float, norm: float,
+             clip_min: float, clip_max: float) -> Tensor:
+    """One PGD update: ascend along ``grad``, project onto the eps-ball around ``x``, clip to the box.
+
+    ``x``, ``x_adv``, ``grad``: (N, C, H, W), the clean images, the current iterate and the loss
+    gradient at it (to be ascended; pass ``-grad`` to descend). Returns the next iterate, (N, C, H, W),
+    with ‖x_next − x‖ₚ <= eps (p = ``norm``, ∞ or 2) and pixels in [clip_min, clip_max].
+    """
     x_adv = x_adv + step_size * _core.direction(grad, norm)  # ascent step, Madry et al. Eq. 2
     delta = _core.project(x_adv - x, eps, norm)  # Π onto the eps-ball around x
     return _core.clip(x + delta, clip_min, clip_max)  # and back into the pixel box

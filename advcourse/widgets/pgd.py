@@ -1,7 +1,7 @@
 """Lesson helpers for 06_pgd: PGD with its loss recorded at every iterate, loss curves, the steps app.
 
 Taught in 06_pgd. :func:`pgd_trace` runs exactly the update of :func:`advcourse.attacks.pgd`
-(its ``_step``: ascent step, projection onto the eps-ball, clip to the box, from the same random
+(its :func:`~advcourse.attacks.pgd.pgd_step`: ascent step, projection onto the eps-ball, clip to the box, from the same random
 start) but keeps the per-sample loss and logits of every iterate, so one run draws the whole
 loss curve and answers "what after k steps?" for every k. The attack itself stays lean; the
 tests check that the trace ends on the very same ``x_adv``.
@@ -23,13 +23,10 @@ from matplotlib.figure import Figure
 from torch import Tensor, nn
 
 from advcourse.attacks import _core
-from advcourse.attacks.pgd import _step
+from advcourse.attacks.pgd import pgd_step  # re-exported: 06_pgd shows its source
 from advcourse.labels import class_name
 from advcourse.viz import amplify, new_figure, to_hwc
 from advcourse.widgets.fgsm import eps_label
-
-#: The library's own PGD update (step, projection, clip), re-exported so 06_pgd can show its source.
-pgd_step = _step
 
 __all__ = ["pgd_step", "Trace", "pgd_trace", "loss_curves", "show_iterations", "step_grid", "render_pgd", "pgd_app"]
 
@@ -121,7 +118,7 @@ def pgd_trace(model: nn.Module, x: Tensor, y: Tensor, *, eps: float, step_size: 
             if k == steps:
                 break
             grad = _core.input_grad(_core.loss(logits, y, targeted), x_in)  # Madry et al. Eq. 2
-            x_adv = _step(x, x_in.detach(), grad, step_size, eps, norm, 0.0, 1.0)
+            x_adv = pgd_step(x, x_in.detach(), grad, step_size, eps, norm, 0.0, 1.0)
     return Trace(eps, step_size, targeted, y, torch.stack(losses), torch.stack(logits_all), x, x_adv,
                  torch.stack(images) if keep_images else None)
 
