@@ -27,9 +27,14 @@ def project_settings(pyproject: Path = ROOT / "pyproject.toml") -> tuple[str, st
     return data["project"]["urls"]["Repository"].rstrip("/"), data["tool"]["advcourse"]["colab-ref"]
 
 
-def badge_source(repo: str, ref: str, notebook: str) -> str:
+def colab_url(repo: str, ref: str, notebook: str = "") -> str:
+    """Colab's page for ``notebooks/<notebook>`` of the GitHub ``repo`` at ``ref`` (the folder if no name)."""
     path = repo.replace("https://github.com/", "github/")
-    url = f"https://colab.research.google.com/{path}/blob/{ref}/notebooks/{notebook}"
+    return f"https://colab.research.google.com/{path}/blob/{ref}/notebooks/{notebook}"
+
+
+def badge_source(repo: str, ref: str, notebook: str) -> str:
+    url = colab_url(repo, ref, notebook)
     return (f"{BADGE_MARK}\n[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({url})")
 
 
@@ -56,9 +61,8 @@ def stamp(nb: nbformat.NotebookNode, name: str, repo: str, ref: str) -> bool:
 
 def stamp_readme(text: str, repo: str, ref: str) -> str:
     """The README with every Colab link to a course notebook pointing at ``repo`` and ``ref``."""
-    colab = "https://colab.research.google.com/" + repo.replace("https://github.com/", "github/")
     return re.sub(r"https://colab\.research\.google\.com/github/[^)\s]*?/blob/[^/)\s]+/notebooks/",
-                  f"{colab}/blob/{ref}/notebooks/", text)
+                  colab_url(repo, ref), text)
 
 
 def main(argv: list[str]) -> int:
@@ -66,10 +70,12 @@ def main(argv: list[str]) -> int:
     repo, ref = project_settings()
     stale = []
     readme = ROOT / "README.md"
-    if stamp_readme(readme.read_text(), repo, ref) != readme.read_text():
+    text = readme.read_text()
+    stamped = stamp_readme(text, repo, ref)
+    if stamped != text:
         stale.append(readme.name)
         if not check:
-            readme.write_text(stamp_readme(readme.read_text(), repo, ref))
+            readme.write_text(stamped)
     for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
         nb = nbformat.read(path, as_version=4)
         if stamp(nb, path.name, repo, ref) | fold_solutions(nb):

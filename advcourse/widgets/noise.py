@@ -40,6 +40,11 @@ def noisy_outputs(model: nn.Module, photo: str, level: float, kind: str = "unifo
     return _CACHE[key]
 
 
+def _level_text(kind: str, level: float) -> str:
+    """``eps = 16/255`` (uniform noise) or ``sigma = 16/255`` (Gaussian)."""
+    return f"{'eps' if kind == 'uniform' else 'sigma'} = {level * 255:.0f}/255"
+
+
 def _verdict(model: nn.Module, photo: str, level: float, kind: str, seed: int) -> tuple[torch.Tensor, torch.Tensor, bool]:
     """The noisy photo, the probabilities on it, and whether its top-1 label differs from the clean one."""
     x_adv, probs = noisy_outputs(model, photo, level, kind, seed)
@@ -51,8 +56,7 @@ def describe_noise(model: nn.Module, photo: str, level: float, kind: str = "unif
     """One line saying what :func:`render_noise` draws: the noise, the top-1 answer and the verdict."""
     _, probs, changed = _verdict(model, photo, level, kind, seed)
     top, truth = int(probs.argmax()), sample_info(photo)
-    name = "eps" if kind == "uniform" else "sigma"
-    return (f"{photo}, {kind} noise {name} = {level * 255:.0f}/255: top-1 '{IMAGENET_CLASSES[top]}' "
+    return (f"{photo}, {kind} noise {_level_text(kind, level)}: top-1 '{IMAGENET_CLASSES[top]}' "
             f"{float(probs[top]):.1%}, true class '{truth['label']}' {float(probs[truth['index']]):.1%} "
             f"({'label changed' if changed else 'label unchanged'})")
 
@@ -74,8 +78,7 @@ def render_noise(model: nn.Module, photo: str, level: float, kind: str = "unifor
     ax_img, ax_bar = fig.subplots(1, 2, width_ratios=[1, 1.4])
     ax_img.imshow(to_hwc(x_adv))
     ax_img.axis("off")
-    name = "eps" if kind == "uniform" else "sigma"
-    ax_img.set_title(f"{kind} noise, {name} = {level * 255:.0f}/255\n"
+    ax_img.set_title(f"{kind} noise, {_level_text(kind, level)}\n"
                      f"{'label changed!' if changed else 'label unchanged'}", fontsize=9,
                      color="#b30000" if changed else "black")
     topk_bars([IMAGENET_CLASSES[int(i)] for i in idx], [float(v) for v in p], ax=ax_bar,
