@@ -1,9 +1,9 @@
-"""Write the Colab badge and the guarded install cell into every course notebook; fold solutions.
+"""Write the Colab badge and the guarded install cell into every course notebook; gather solutions.
 
 The repository URL and the git ref live in pyproject.toml only ([project.urls].Repository and
 [tool.advcourse].colab-ref); this script stamps them into notebooks/NN_*.ipynb so nobody edits
-URLs by hand. It also folds every exercise's solution cell (see notebook_tools.py), so a learner
-opens it on purpose. ``--check`` exits 1 when a notebook is out of date (used by the test suite).
+URLs by hand. It also gathers every exercise's solution into the notebook's closing Solutions
+section, collapsed and folded (see notebook_tools.py), so a learner opens it on purpose. ``--check`` exits 1 when a notebook is out of date (used by the test suite).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import nbformat
 
-from notebook_tools import fold_solutions
+from notebook_tools import gather_solutions
 
 ROOT = Path(__file__).resolve().parents[1]
 BADGE_MARK = "<!-- colab-badge -->"
@@ -78,7 +78,7 @@ def main(argv: list[str]) -> int:
             readme.write_text(stamped)
     for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
         nb = nbformat.read(path, as_version=4)
-        if stamp(nb, path.name, repo, ref) | fold_solutions(nb):
+        if stamp(nb, path.name, repo, ref) | gather_solutions(nb):
             stale.append(path.name)
             if not check:
                 nbformat.write(nb, path)

@@ -1,7 +1,7 @@
 """Write copies of the course notebooks without the exercise solutions (``make student-notebooks``).
 
-For workshops where the solutions should not sit one scroll away: every ``**Solution.**`` note and
-solution cell is dropped, and the exercise cells lose their stored outputs. Everything else,
+For workshops where the solutions should not ship at all: the closing Solutions section (every
+collapsed note and folded solution cell) is dropped, and the exercise cells lose their stored outputs. Everything else,
 outputs included, stays as committed. Usage:
 
     python scripts/student_copy.py build/student      # writes build/student/NN_*.ipynb

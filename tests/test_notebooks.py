@@ -17,7 +17,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
-from notebook_tools import SOLUTION_MARK, exercises, is_exercise  # noqa: E402
+from notebook_tools import (SOLUTION_TAGS, SOLUTIONS_HEADING, exercises, gather_solutions,  # noqa: E402
+                            is_exercise, is_solution_note)
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 MAX_CELL_LINES = 25  # cells are short calls into advcourse; logic lives in the package
@@ -86,16 +87,70 @@ def _text(cell: nbformat.NotebookNode) -> str:
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS[1:], ids=lambda p: p.stem)
-def test_every_exercise_has_a_folded_solution_that_passes_its_own_check(path):
+def test_every_exercise_has_a_hidden_solution_that_passes_its_own_check(path):
     nb = _read(path)
     found = exercises(nb)  # raises, naming the cell, when a solution is missing or checks another thing
     assert found, f"{path.name} has no checked exercise"
-    for exercise, note, code in found:
+    for k, (exercise, note, code) in enumerate(found, start=1):
         # as committed (and as nbval re-runs it): the placeholder fails, the solution passes
         assert "✘ not yet" in _text(nb.cells[exercise]), f"{path.name} cell {exercise}: the placeholder should fail"
+        assert "✔" not in _text(nb.cells[exercise]), f"{path.name} cell {exercise}: the placeholder passes"
         assert "✔ correct" in _text(nb.cells[code]), f"{path.name} cell {code}: the solution does not pass its check"
-        assert nb.cells[code].metadata.get("jupyter", {}).get("source_hidden") is True, \
-            f"{path.name} cell {code}: solution not folded (run scripts/stamp_notebooks.py)"
+        # and nothing of it shows until asked for: collapsed reasoning, a folded cell with a neutral first line
+        assert nb.cells[note].source.startswith(f"<details><summary>Show solution {k}</summary>")
+        assert nb.cells[note].source.rstrip().endswith("</details>")
+        cell = nb.cells[code]
+        assert cell.source.splitlines()[0] == f"# Solution {k}", f"{path.name} cell {code}: first line shows code"
+        assert cell.metadata.get("jupyter", {}) | {"source_hidden": True, "outputs_hidden": True} \
+            == cell.metadata.get("jupyter"), f"{path.name} cell {code}: not folded (run scripts/stamp_notebooks.py)"
+        assert set(SOLUTION_TAGS) <= set(cell.metadata.get("tags", [])), f"{path.name} cell {code}: tags missing"
+    heading = found[0][1] - 1
+    assert nb.cells[heading].source.startswith(SOLUTIONS_HEADING)
+    assert not any(c.cell_type == "code" and "✔" in _text(c) for c in nb.cells[:heading]), \
+        f"{path.name}: a check passes above the Solutions section"
+
+
+def _exercise_notebook(*solution_forms: str) -> nbformat.NotebookNode:
+    """Two exercises, solved right after themselves ("inline") or already at the back ("back")."""
+    nb = nbformat.v4.new_notebook()
+    md, code = nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell
+    cells, back = [md("# a lesson")], []
+    for k, form in enumerate(solution_forms, start=1):
+        solution = [md(f"**Solution.** why {k}"), code(f"answer = {k}\ncheck_{k}(answer)")]
+        cells += [md(f"**{k}. exercise**"), code(f"answer = ...  # a number\ncheck_{k}(answer)")]
+        cells += solution if form == "inline" else []
+        back += solution if form == "back" else []
+    cells.append(md("## What we saw"))
+    if back:
+        cells += [md(SOLUTIONS_HEADING), *back]
+    nb.cells = cells
+    return nb
+
+
+@pytest.mark.parametrize("forms", [("inline", "inline"), ("back", "inline"), ("back", "back")])
+def test_gathering_moves_solutions_to_the_back_folded_and_is_idempotent(forms):
+    nb = _exercise_notebook(*forms)
+    assert gather_solutions(nb) is True
+    assert [c.source.split("\n")[0] for c in nb.cells] == [
+        "# a lesson", "**1. exercise**", "answer = ...  # a number", "**2. exercise**", "answer = ...  # a number",
+        "## What we saw", SOLUTIONS_HEADING, "<details><summary>Show solution 1</summary>", "# Solution 1",
+        "<details><summary>Show solution 2</summary>", "# Solution 2"]
+    assert "**Solution.** why 2" in nb.cells[9].source and nb.cells[10].source == "# Solution 2\nanswer = 2\ncheck_2(answer)"
+    assert exercises(nb) == [(2, 7, 8), (4, 9, 10)]
+    assert all(nb.cells[c].metadata["jupyter"] == {"source_hidden": True, "outputs_hidden": True} for c in (8, 10))
+    assert gather_solutions(nb) is False  # stamping twice changes nothing
+
+
+def test_a_missing_or_mismatched_solution_is_named():
+    nb = _exercise_notebook("inline", "inline")
+    del nb.cells[7:9]  # exercise 2 loses its solution
+    with pytest.raises(ValueError, match="exercise 2 .*check_2.*no solution"):
+        gather_solutions(nb)
+    nb = _exercise_notebook("inline", "inline")
+    gather_solutions(nb)
+    nb.cells[-1].source = nb.cells[-1].source.replace("check_2", "check_1")
+    with pytest.raises(ValueError, match="solution calls check_1, the exercise check_2"):
+        exercises(nb)
 
 
 def test_student_copies_drop_the_solutions_and_keep_everything_else(tmp_path):
@@ -105,8 +160,8 @@ def test_student_copies_drop_the_solutions_and_keep_everything_else(tmp_path):
     for path in NOTEBOOKS:
         full, student = _read(path), _read(tmp_path / path.name)
         found = exercises(full)
-        assert len(student.cells) == len(full.cells) - 2 * len(found)
-        assert not any(c.source.startswith(SOLUTION_MARK) for c in student.cells)
+        assert len(student.cells) == len(full.cells) - (2 * len(found) + 1 if found else 0)
+        assert not any(is_solution_note(c) or c.source.startswith(SOLUTIONS_HEADING) for c in student.cells)
         assert not any("✔ correct" in _text(c) for c in student.cells)
         assert sum(map(is_exercise, student.cells)) == len(found)  # every exercise is still there, unanswered
         assert all(not c.outputs for c in student.cells if is_exercise(c))
@@ -177,3 +232,19 @@ def test_no_cell_needs_a_name_that_only_a_solution_defines(path):
         needed = (reads - binds) & only_in_solutions
         assert not needed, f"{path.name} cell {i} reads {sorted(needed)}, defined only in a solution cell"
         only_in_solutions -= binds
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS[1:], ids=lambda p: p.stem)
+def test_each_solution_sees_what_its_exercise_saw(path):
+    """Solutions run at the back of the notebook: no cell after an exercise may rebind a name its
+    solution reads, or the solution would check against other values than the learner had."""
+    nb = _read(path)
+    found = exercises(nb)
+    for exercise, _, code in found:
+        binds, reads = _names(nb.cells[code].source)
+        rebound = set()
+        for cell in nb.cells[exercise + 1:found[0][1]]:
+            if cell.cell_type == "code":
+                rebound |= _names(cell.source)[0]
+        clash = (reads - binds) & rebound - {"answer"}
+        assert not clash, f"{path.name}: {sorted(clash)} change between exercise cell {exercise} and its solution"
