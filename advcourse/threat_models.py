@@ -42,14 +42,8 @@ GOALS = ("untargeted", "targeted")
 #: scores or labels come from queries only, and "nothing" means the model is never touched (black).
 ACCESS: dict[str, str] = {"weights": "white", "scores": "black", "labels": "black", "nothing": "black"}
 
-_BOX_NOTE = {
-    "white": "the attacker has the model's weights, so they can compute gradients",
-    "black": "the attacker never sees the weights; at most they query the model",
-}
-_GOAL_NOTE = {
-    "untargeted": "any wrong answer will do",
-    "targeted": "only one answer, chosen in advance, counts as success",
-}
+_BOX_QUESTION = "does the attacker have the model's weights, or only its answers?"
+_GOAL_QUESTION = "does any wrong answer help the attacker, or only one chosen in advance?"
 
 
 # ----------------------------------------------------------------------------- the rule
@@ -255,9 +249,9 @@ def grade(scenario: str | Scenario, answer: Any) -> Feedback:
         return passed(f"{truth}. {s.why}")
     wrong = []
     if given.box != truth.box:
-        wrong.append(f"it is {truth.box} box: {_BOX_NOTE[truth.box]}")
+        wrong.append(f"not {given.box} box: {_BOX_QUESTION}")
     if given.goal != truth.goal:
-        wrong.append(f"it is {truth.goal}: {_GOAL_NOTE[truth.goal]}")
+        wrong.append(f"not {given.goal}: {_GOAL_QUESTION}")
     return failed("; ".join(wrong) + ".")
 
 

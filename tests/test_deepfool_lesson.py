@@ -160,7 +160,7 @@ def test_check_projection_distance_right_and_wrong():
     assert ex.check_projection_distance(2.4)
     assert ex.check_projection_distance(np.float64(2.404))
     assert ex.check_projection_distance(torch.tensor(2.4))
-    assert "divide it by" in ex.check_projection_distance(12).message  # |f(x)| without dividing
+    assert "a score" in ex.check_projection_distance(12).message  # |f(x)| without dividing
     assert "‖w‖²" in ex.check_projection_distance(0.48).message
     assert "never negative" in ex.check_projection_distance(-2.4).message
     assert not ex.check_projection_distance(3.0)

@@ -189,6 +189,6 @@ def test_check_fgsm_by_hand(toy, batch, targeted):
     unclipped = x + sign * eps * g.sign() + 2.0
     assert "[0, 1]" in ex.check_fgsm_by_hand(unclipped, toy, x, y, eps, targeted=targeted).message
     raw = (x + sign * eps * g / g.abs().max() * 0.5).clamp(0, 1)
-    assert "sign" in ex.check_fgsm_by_hand(raw, toy, x, y, eps, targeted=targeted).message
+    assert "exactly eps" in ex.check_fgsm_by_hand(raw, toy, x, y, eps, targeted=targeted).message
     assert "shape" in ex.check_fgsm_by_hand(right[0], toy, x, y, eps, targeted=targeted).message
     assert not ex.check_fgsm_by_hand([1, 2], toy, x, y, eps, targeted=targeted)

@@ -166,7 +166,7 @@ def test_check_gradient_steps():
     assert ex.check_gradient_steps(8, its) and ex.check_gradient_steps(torch.tensor(8), its)
     assert not ex.check_gradient_steps(..., its)
     assert "number of photos" in ex.check_gradient_steps(4, its).message
-    assert "sum" in ex.check_gradient_steps(20, its).message
+    assert "every photo" in ex.check_gradient_steps(20, its).message
     assert "whole number" in ex.check_gradient_steps(8.0, its).message
 
 

@@ -143,7 +143,7 @@ def test_check_centred_negative_right_and_wrong(x):
     x_c = 2 * x - 1
     assert check_centred_negative((-x_c + 1) / 2, x)
     cases = [(..., "replace"), (-x_c, "map it back"), (x, "x itself"), (-x, "centre first"),
-             (1 - x_c, "−x_c"), (x[0], "shape"), ("img", "torch.Tensor"), (x * 0 + 0.3, "not the negative"),
+             (1 - x_c, "mirrors around"), (x[0], "shape"), ("img", "torch.Tensor"), (x * 0 + 0.3, "not the negative"),
              ((x * 255).long(), "float")]
     for wrong, hint in cases:
         fb = check_centred_negative(wrong, x)

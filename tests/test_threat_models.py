@@ -61,9 +61,12 @@ def test_grade_accepts_the_right_answer_and_explains_wrong_ones(key):
     other_box = "black" if right[0] == "white" else "white"
     other_goal = "untargeted" if right[1] == "targeted" else "targeted"
     wrong_box = T.grade(key, (other_box, right[1]))
-    assert not wrong_box and f"{right[0]} box" in wrong_box.message and right[1] not in wrong_box.message
+    # a wrong half is named with a question that nudges, never with the right answer
+    assert not wrong_box and f"not {other_box} box" in wrong_box.message and "weights" in wrong_box.message
+    assert f"{right[0]} box" not in wrong_box.message and "targeted" not in wrong_box.message
     wrong_goal = T.grade(key, (right[0], other_goal))
-    assert not wrong_goal and "box" not in wrong_goal.message
+    assert not wrong_goal and f"not {other_goal}:" in wrong_goal.message and "box" not in wrong_goal.message
+    assert f"it is {right[1]}" not in wrong_goal.message
     assert not T.grade(key, (other_box, other_goal))
 
 

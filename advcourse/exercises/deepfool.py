@@ -47,7 +47,7 @@ def check_projection_distance(answer: Any) -> Feedback:
     Accepts a number within 0.01 of ``|f(x)| / ‖w‖₂``.
     """
     if is_unanswered(answer):
-        return failed("evaluate f(x) = w·x + b at the point, then divide |f(x)| by the length ‖w‖₂")
+        return failed("replace ... with a number: the length of the shortest step from the point onto the line")
     value = _as_number(answer)
     if value is None:
         return failed(f"expected a number (a distance), got {type(answer).__name__}")
@@ -59,10 +59,11 @@ def check_projection_distance(answer: Any) -> Feedback:
     if value < 0:
         return failed("a distance is never negative: take the absolute value of f(x)")
     if abs(value - abs(f)) <= 0.01:
-        return failed(f"{value:g} is |f(x)| itself; divide it by ‖w‖₂ = √(3² + 4²) to get a length")
+        return failed(f"{value:g} is |f(x)| itself, a score: what turns a score into a length?")
     if abs(value - abs(f) / float(np.dot(LINE_W, LINE_W))) <= 0.01:
-        return failed("you divided by ‖w‖² (that gives the multiple of w in r*); the distance divides by ‖w‖")
-    return failed(f"not yet: f(x) = 3·{LINE_POINT[0]:g} + 4·{LINE_POINT[1]:g} − 5; divide its absolute value by ‖w‖₂")
+        return failed("dividing by ‖w‖² gives the multiple of w in r*, not the length of r*")
+    return failed(f"{value:g} is not the distance: evaluate the line's score at the point first, then turn it "
+                  "into a length")
 
 
 def _as_class(answer: Any) -> int | None:
@@ -81,7 +82,7 @@ def check_landing_class(answer: Any) -> Feedback:
     """
     names = ", ".join(repr(c) for c in TOY_CLASSES)
     if is_unanswered(answer):
-        return failed("compute |f'_k| / ‖w'_k‖ for every class k other than the point's own; the smallest wins")
+        return failed(f"replace ... with a class name ({names}): the boundary DeepFool crosses first")
     k = _as_class(answer)
     if k is None:
         return failed(f"expected one of {names} (or its index), got {answer!r}")
@@ -97,4 +98,5 @@ def check_landing_class(answer: Any) -> Feedback:
     if k == runner_up:
         return failed(f"{TOY_CLASSES[k]} has the second-highest score, but DeepFool divides each score gap "
                       "by ‖w'_k‖: compare distances, not scores")
-    return failed(f"not yet: compare |f'_k| / ‖w'_k‖ for the classes other than {TOY_CLASSES[step.k0]}")
+    return failed(f"{TOY_CLASSES[k]} is not the nearest linearised boundary: compare distances to the boundaries, "
+                  "not scores")

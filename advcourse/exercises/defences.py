@@ -27,7 +27,7 @@ def check_robust_beyond_budget(answer: Any, model: nn.Module, x: Tensor, y: Tens
         eps: the budget asked about (e.g. twice the training budget).
     """
     if is_unanswered(answer):
-        return failed("use evaluate(model, x, y, attack='pgd', attack_params=...) and take its robust accuracy")
+        return failed("replace ... with a fraction in [0, 1]: measure it, with the call that scored robust_net above")
     if isinstance(answer, Tensor) and answer.numel() == 1:
         answer = answer.item()
     if isinstance(answer, bool) or not isinstance(answer, numbers.Real):
@@ -63,4 +63,4 @@ def check_eot_cost(answer: Any, *, steps: int, samples: int) -> Feedback:
         return failed("that is plain PGD; every step of EOT-PGD averages several random draws")
     if answer == steps + samples:
         return failed("the draws happen inside every step, so the two numbers multiply")
-    return failed("count the network calls: steps times the draws averaged in each step")
+    return failed("count the network calls: how many in one step, and how many steps?")

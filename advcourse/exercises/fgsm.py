@@ -29,8 +29,9 @@ def check_fgsm_by_hand(answer: Any, model: nn.Module, x: Tensor, y: Tensor, eps:
         model, x, y, eps: the photo(s), the true classes (targets when ``targeted``) and the budget.
         targeted: check T-FGSM (a step *down* the loss of the target ``y``) instead of FGSM.
     """
-    way = "subtract eps·sign(g) (down the target's loss)" if targeted else "add eps·sign(g) (up the loss)"
-    answer = tensor_like(answer, x, f"build x_adv from the gradient g: {way}, then clip to [0, 1]")
+    way = "down the loss of the target" if targeted else "up the loss of the true class"
+    answer = tensor_like(answer, x, f"replace ... with an image shaped like x: one step of size eps from x, {way}, "
+                                    "that is still a valid image")
     if isinstance(answer, Feedback):
         return answer
     answer = answer.to(torch.float32)
@@ -41,11 +42,11 @@ def check_fgsm_by_hand(answer: Any, model: nn.Module, x: Tensor, y: Tensor, eps:
     if float(answer.min()) < -1e-6 or float(answer.max()) > 1 + 1e-6:
         return failed("some pixels left [0, 1]: clip the stepped image back into the valid range")
     if torch.allclose(answer, fgsm(model, x, y, eps=eps, targeted=not targeted), atol=1e-6):
-        return failed(f"you stepped the wrong way: {way}")
+        return failed(f"you stepped the wrong way: the step goes {way}")
     step = (answer - x).abs().max()
     if abs(float(step) - eps) > 1e-4:
         return failed(f"the largest change is {float(step) * 255:.2f}/255, not eps = {eps_label(eps)}: "
-                      "multiply the *sign* of the gradient by eps, not the gradient itself")
+                      "every pixel should move by exactly eps: keep only the direction of each gradient entry")
     return failed("close, but not the same image: use the gradient of the cross-entropy of y at x")
 
 

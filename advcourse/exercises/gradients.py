@@ -25,7 +25,7 @@ def check_derivative(answer: object, x0: float = 0.5) -> Feedback:
     factor 2.
     """
     if is_unanswered(answer):
-        return failed("replace ... with a number: the slope of f at x0 (differentiate (x - 2)^2 + 1 by hand)")
+        return failed("replace ... with a number: the slope of f at x0 (differentiate f by hand, then put in x0)")
     if isinstance(answer, Tensor) and answer.numel() == 1:
         answer = answer.item()
     if isinstance(answer, bool) or not isinstance(answer, numbers.Real) or not math.isfinite(float(answer)):
@@ -37,10 +37,11 @@ def check_derivative(answer: object, x0: float = 0.5) -> Feedback:
     if math.isclose(a, float(bowl(x0)), abs_tol=1e-6):
         return failed(f"{a:g} is the value f({x0:g}), not its slope; differentiate (x − 2)² first")
     if math.isclose(a, -want, abs_tol=1e-6):
-        return failed("right size, wrong sign: the slope of (x − 2)² is 2·(x − 2), negative left of the minimum")
+        return failed("right size, wrong sign: left of the minimum the bowl falls as x grows; which sign has its slope?")
     if math.isclose(a, want / 2, abs_tol=1e-6):
-        return failed("off by a factor 2: the derivative of u² is 2u (chain rule), with u = x − 2")
-    return failed(f"{a:g} is not the slope at x0 = {x0:g}; the derivative of (x − 2)² + 1 is 2·(x − 2)")
+        return failed("off by a factor 2: look again at the power rule for the square")
+    return failed(f"{a:g} is not the slope at x0 = {x0:g}; differentiate (x − 2)² + 1 (power and chain rules), "
+                  "then evaluate at x0")
 
 
 def _cosine(a: Tensor, b: Tensor) -> float:
@@ -60,8 +61,9 @@ def check_input_gradient(answer: object, model: nn.Module, x: Tensor, y: Tensor)
     from advcourse.explain import input_gradient
 
     if is_unanswered(answer):
-        return failed("replace ... with the gradient: make a copy of x that requires grad, compute "
-                      "F.cross_entropy(model(x_req), y, reduction='sum'), then torch.autograd.grad(loss, x_req)")
+        return failed("replace ... with a tensor shaped like x: the gradient of the summed cross-entropy with "
+                      "respect to the pixels (autograd differentiates only with respect to a tensor that "
+                      "requires grad)")
     if not isinstance(answer, Tensor):
         return failed(f"expected a torch.Tensor, got {type(answer).__name__} (autograd.grad returns a tuple: take [0])")
     if tuple(answer.shape) != tuple(x.shape):
@@ -85,8 +87,8 @@ def check_input_gradient(answer: object, model: nn.Module, x: Tensor, y: Tensor)
     if cos > 0.999:
         n = x.shape[0]
         if abs(scale * n - 1) < 1e-2:
-            return failed(f"right direction but {n}× too small: you averaged the loss (the default "
-                          "reduction='mean'); use reduction='sum' so each photo keeps its own gradient")
+            return failed(f"right direction but {n}× too small: the loss was averaged over the batch, not summed, "
+                          "so each photo's gradient shrank")
         return failed(f"right direction, wrong size (yours is {scale:.3g}× the package's): differentiate "
                       "the summed cross-entropy of the logits, not probabilities or a scaled loss")
     return failed(f"points elsewhere (cosine similarity {cos:.2f} with the package's): check that you used "

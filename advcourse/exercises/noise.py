@@ -18,7 +18,7 @@ from typing import Any, Sequence
 from torch import nn
 
 from advcourse.attacks import ATTACKS
-from advcourse.exercises import Feedback, failed, is_unanswered, passed
+from advcourse.exercises import NOT_ANSWERED, Feedback, failed, is_unanswered, passed
 from advcourse.images import load_image
 from advcourse.noise_study import smallest_flipping_eps, uniform_std
 from advcourse.threat_models import ThreatModel, parse_threat_model
@@ -44,12 +44,12 @@ def check_smallest_eps(answer: Any, *, model: nn.Module, photo: str, levels: Seq
 
     ``answer`` is in pixel units (``24/255``), or ``None`` if the label never changes on the grid.
     """
+    if answer is NOT_ANSWERED:
+        return failed("set answer to an eps from the grid, e.g. 8/255")
     grid = tuple(sorted(float(v) for v in levels))
     truth = _truth(model, photo, grid, int(seed))
     if answer is None and truth is None:
         return passed(f"no eps up to {grid[-1] * 255:.0f}/255 changes the label of {photo}.")
-    if is_unanswered(answer):
-        return failed("set answer to an eps from the grid, e.g. 8/255")
     value = _number(answer)
     if value is None:
         return failed(f"answer: expected a number such as 8/255, got {type(answer).__name__}")
@@ -65,7 +65,7 @@ def check_smallest_eps(answer: Any, *, model: nn.Module, photo: str, levels: Seq
     if value == truth:
         return passed(f"{photo} first changes label at eps = {truth * 255:g}/255; every smaller eps on the grid leaves it alone.")
     if value > truth:
-        return failed(f"too big: the photo flips already at {truth * 255:g}/255")
+        return failed("too big: a smaller eps of the grid already changes the label")
     return failed(f"too small: at {value * 255:g}/255 the model still gives the clean label; try a larger eps")
 
 
@@ -82,9 +82,9 @@ def check_matching_sigma(answer: Any, *, eps: float = 16 / 255) -> Feedback:
         return passed(f"sigma = eps/√3 = {truth * 255:.2f}/255: a uniform value in [-eps, eps] has variance eps²/3.")
     if math.isclose(value, eps, rel_tol=0.02):
         return failed("sigma = eps is too big: most uniform values are well inside [-eps, eps]; "
-                      "compute the variance of a uniform value, the integral of t²/(2·eps) over [-eps, eps]")
+                      "compute the variance of a value uniform in [-eps, eps]")
     if math.isclose(value, eps / 2, rel_tol=0.02):
-        return failed("eps/2 is the mean of |value|, but the L2 norm adds up squares: use the variance eps²/3")
+        return failed("eps/2 is the mean of |value|, but the L2 norm adds up squares: start from the variance")
     direction = "too big" if value > truth else "too small"
     return failed(f"{direction}: that sigma gives a standard deviation of {value * 255:.2f}/255, "
                   f"uniform noise at eps = {eps * 255:g}/255 has a different one")

@@ -36,7 +36,8 @@ def check_projection(answer: Any, x: Tensor, z: Tensor, eps: float) -> Feedback:
         x: (N, C, H, W) clean photos; z: same shape, ``x_adv + step_size * sign(grad)`` (may leave both).
         eps: the L∞ budget.
     """
-    answer = tensor_like(answer, x, "keep delta = z - x within [-eps, eps], add it back to x, then clip to [0, 1]")
+    answer = tensor_like(answer, x, "replace ... with an image shaped like x: the nearest point to z that stays "
+                                    "within eps of x and is a valid image")
     if isinstance(answer, Feedback):
         return answer
     answer = answer.to(x.dtype)
@@ -44,7 +45,7 @@ def check_projection(answer: Any, x: Tensor, z: Tensor, eps: float) -> Feedback:
     if torch.allclose(answer, expected, atol=1e-6):
         return passed("projected onto the eps-ball, then into the pixel box: exactly PGD's last two lines")
     if float((answer - x).abs().max()) > eps + 1e-6:
-        return failed(f"some pixels moved more than eps = {eps_label(eps)}: clamp z - x to [-eps, eps]")
+        return failed(f"some pixels moved more than eps = {eps_label(eps)} away from x: the ball is around x")
     if float(answer.min()) < -1e-6 or float(answer.max()) > 1 + 1e-6:
         return failed("inside the eps-ball but outside [0, 1]: clip the result to valid pixels")
     return failed("inside both constraints, but not the nearest such point: clamp each pixel, do not rescale")
@@ -53,7 +54,7 @@ def check_projection(answer: Any, x: Tensor, z: Tensor, eps: float) -> Feedback:
 def check_gradient_steps(answer: Any, iterations: Tensor) -> Feedback:
     """Is ``answer`` the total number of gradient steps early stop used (``info.iterations``)?"""
     if is_unanswered(answer):
-        return failed("add up the gradient steps each photo used (AttackInfo.iterations)")
+        return failed("replace ... with a whole number: info records the steps of every photo")
     value = _as_int(answer)
     if value is None:
         return failed(f"expected a whole number of steps, got {answer!r}")
@@ -63,7 +64,7 @@ def check_gradient_steps(answer: Any, iterations: Tensor) -> Feedback:
                       f"{used / iterations.numel():.1f} each on average")
     if value == iterations.numel():
         return failed("that is the number of photos; some photos needed more than one step")
-    return failed(f"{value} is not it: sum info.iterations over the photos")
+    return failed(f"{value} is not it: count the steps of every photo")
 
 
 def check_steps_to_rim(answer: Any, eps: float, step_size: float) -> Feedback:
@@ -80,4 +81,4 @@ def check_steps_to_rim(answer: Any, eps: float, step_size: float) -> Feedback:
     if value < need:
         return failed(f"after {value} steps a pixel has moved at most {value * step_size * 255:.2f}/255 "
                       f"< eps = {eps_label(eps)}")
-    return failed(f"{value} steps are enough, but fewer already are: try eps / step_size, rounded up")
+    return failed(f"{value} steps are enough, but fewer already are")

@@ -43,14 +43,14 @@ def check_centred_negative(answer: object, x: Tensor) -> Feedback:
         return passed("centre, negate, map back: (−(2x − 1) + 1) / 2 = 1 − x, the same negative as max_val − x")
     if _close(a, -x_c):
         return failed("that is the negative in centred coordinates, values in [−1, 1]; map it back to [0, 1] "
-                      "with (v + 1) / 2")
+                      "(undo the centring)")
     if _close(a, x):
         return failed("that is x itself: negate the centred image before mapping back")
     if _close(a, -x):
-        return failed("−x of a [0, 1] image lies in [−1, 0]: centre first (2x − 1), negate, then map back")
+        return failed("−x of a [0, 1] image lies in [−1, 0]: centre first, negate, then map back")
     if _close(a, (1 - x_c) / 2) or _close(a, 1 - x_c):
-        return failed("in centred coordinates the negative is just −x_c (0 is the middle grey), not 1 − x_c")
-    return failed("not the negative yet: centre with x_c = 2·x − 1, negate, map back with (v + 1) / 2")
+        return failed("in centred coordinates middle grey is 0 and the negative mirrors around it: no 1 − is needed")
+    return failed("not the negative yet: centre x so that middle grey is 0, negate, then undo the centring")
 
 
 def check_blend(answer: object, x: Tensor, t: float = 0.25) -> Feedback:
@@ -65,4 +65,4 @@ def check_blend(answer: object, x: Tensor, t: float = 0.25) -> Feedback:
         return failed("t and 1 − t are swapped: t = 0 must give the photo and t = 1 its negative")
     if _close(a, (1 - t) * x - t * x):
         return failed("the negative of x is 1 − x, not −x (pixels live in [0, 1])")
-    return failed("not the blend yet: weight the photo by (1 − t) and the negative (1 − x) by t, then add")
+    return failed("not the blend yet: at t = 0 it is the photo, at t = 1 its negative, and a straight line between")

@@ -35,9 +35,9 @@ def check_usable_attacks(answer: Any, scenario: Scenario = APP_STORE) -> Feedbac
     """Is ``answer`` the set of the course's attacks (names in ``ATTACKS``) the attacker of
     ``scenario`` can use to reach their goal? The truth comes from :func:`usable_attacks`."""
     if is_unanswered(answer):
-        return failed("give a set of attack names, e.g. {'noise', 'fgsm'}")
+        return failed("replace ... with a set of attack names from the table above, e.g. {'name_1', 'name_2'}")
     if isinstance(answer, str) or not hasattr(answer, "__iter__"):
-        return failed(f"give a set of attack names such as {{'noise', 'fgsm'}}, not a {type(answer).__name__}")
+        return failed(f"give a set of attack names such as {{'name_1', 'name_2'}}, not a {type(answer).__name__}")
     given = {str(a).strip().lower() for a in answer}
     unknown = given - set(ATTACKS)
     if unknown:
