@@ -209,16 +209,19 @@ def noise_gallery(model: nn.Module, x: Tensor, levels: Sequence[float], *, kind:
 
 
 def noise_histograms(eps: float, sigma: float, n: int = 200_000, seed: int = 0) -> Figure:
-    """Histograms of uniform noise in [-eps, eps] and Gaussian noise N(0, sigma²), in /255 units,
-    with each one's standard deviation marked."""
+    """Histograms of uniform noise in [-eps, eps] and Gaussian noise N(0, sigma²), in /255 units.
+
+    The legend names each distribution by its parameter only: the standard deviation of uniform
+    noise is what 02_noise's exercise asks for, so the figure above it does not print it.
+    """
     g = torch.Generator().manual_seed(seed)
     u = ((2 * torch.rand(n, generator=g) - 1) * eps * 255).numpy()
     z = (torch.randn(n, generator=g) * sigma * 255).numpy()
     fig = new_figure(7.0, 3.0)
     ax = fig.subplots()
     bins = np.linspace(min(u.min(), z.min()), max(u.max(), z.max()), 80)
-    ax.hist(u, bins=bins, alpha=0.6, density=True, label=f"uniform, eps = {eps * 255:.1f}/255 (std {u.std():.1f})")
-    ax.hist(z, bins=bins, alpha=0.6, density=True, label=f"Gaussian, sigma = {sigma * 255:.1f}/255 (std {z.std():.1f})")
+    ax.hist(u, bins=bins, alpha=0.6, density=True, label=f"uniform in [-eps, eps], eps = {eps * 255:.1f}/255")
+    ax.hist(z, bins=bins, alpha=0.6, density=True, label=f"Gaussian, sigma = {sigma * 255:.1f}/255")
     ax.set_xlabel("change of one pixel value (×1/255)")
     ax.set_yticks([])
     ax.legend(fontsize=8)
