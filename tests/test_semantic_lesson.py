@@ -68,8 +68,16 @@ def test_negation_table_matches_separate_predictions(toy):
         assert row.survived == (int(p_neg[i].argmax()) == y) == (row.rank == 1)
     assert table.n_survived == len(table.survivors()) == 3 - len(table.failures())
     text = str(table)
-    assert "true-class rank" in text and f"{table.n_survived} of 3" in text
+    assert "label's rank" in text and f"{table.n_survived} of 3" in text and "accepted label" in text
     assert "<table>" in table._repr_html_()
+
+
+def test_negation_table_marks_accepted_and_wrong_answers():
+    row = sw.NegationRow("chelsea_cat", "tabby", "Egyptian cat", "lynx", 3, 0.2, survived=False, original_ok=True)
+    cells = sw.NegationTable([row], torch.zeros(1, 3), torch.zeros(1, 3))._cells(row)
+    assert cells[1:4] == ("tabby", "Egyptian cat  ≈", "lynx  ✘")
+    same = sw.NegationRow("flamingo", "flamingo", "flamingo", "flamingo", 1, 0.9, survived=True)
+    assert sw.NegationTable([same], torch.zeros(1, 3), torch.zeros(1, 3))._cells(same)[2:4] == ("flamingo", "flamingo")
 
 
 def test_show_negatives_titles_and_errors(toy):

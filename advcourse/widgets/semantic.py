@@ -1,7 +1,8 @@
 """The measurements, pictures and app of 03_semantic: what a model says about negative images.
 
 * :func:`negation_table`: one batched forward over the photos and their negatives, one row per
-  photo (true class, prediction before and after, rank and probability of the true class after);
+  photo (its label, prediction before and after — each marked when it is another accepted label
+  or a wrong one — and the rank and probability of the label after);
 * :func:`show_negatives`: photos above their negatives, with the predictions as titles;
 * :func:`blend_path` / :func:`render_blend` / :func:`blend_app`: walk from a photo to its negative
   with a slider; every point of the slider's grid is classified in one batched forward up front,
@@ -45,8 +46,9 @@ def _probs(model: nn.Module, x: Tensor, batch_size: int = 32) -> Tensor:
 # ----------------------------------------------------------------------------- the table
 @dataclass(frozen=True)
 class NegationRow:
-    """One photo: its true class, the top-1 class on the photo and on its negative, and where the
-    true class ranks (1 = top) with what probability on the negative."""
+    """One photo: its ImageNet label, the top-1 class on the photo and on its negative (``*_ok``:
+    is it one of the photo's accepted labels?), and where the label ranks (1 = top) with what
+    probability on the negative."""
 
     name: str
     true_label: str
@@ -55,6 +57,7 @@ class NegationRow:
     rank: int
     prob: float
     survived: bool
+    original_ok: bool = True
 
 
 @dataclass(frozen=True)
@@ -76,17 +79,26 @@ class NegationTable:
     def failures(self) -> list[str]:
         return [r.name for r in self.rows if not r.survived]
 
-    _HEAD = ("photo", "true class", "on the photo", "on the negative", "true-class rank", "true-class prob")
+    _HEAD = ("photo", "label", "on the photo", "on the negative", "label's rank", "label's prob")
+    _KEY = "≈: another accepted label of the photo, counted right; ✘: wrong"
+
+    @staticmethod
+    def _mark(answer: str, label: str, ok: bool) -> str:
+        """An answer with its verdict: nothing when it is the label, ≈ another accepted label, ✘ wrong."""
+        return answer if answer == label else f"{answer}  {'≈' if ok else '✘'}"
 
     def _cells(self, r: NegationRow) -> tuple[str, ...]:
-        return (r.name, r.true_label, r.original, r.negative + ("" if r.survived else "  ✘"), str(r.rank),
-                f"{r.prob:.0%}")
+        return (r.name, r.true_label, self._mark(r.original, r.true_label, r.original_ok),
+                self._mark(r.negative, r.true_label, r.survived), str(r.rank), f"{r.prob:.0%}")
+
+    def _foot(self) -> str:
+        return f"{self.n_survived} of {len(self.rows)} photos keep their class after negation ({self._KEY})"
 
     def __str__(self) -> str:
         table = [self._HEAD, *(self._cells(r) for r in self.rows)]
         widths = [max(len(row[i]) for row in table) for i in range(len(self._HEAD))]
         lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in table]
-        lines.append(f"{self.n_survived} of {len(self.rows)} photos keep their class after negation")
+        lines.append(self._foot())
         return "\n".join(lines)
 
     __repr__ = __str__
@@ -96,7 +108,7 @@ class NegationTable:
         body = "".join(
             f"<tr style='color:{'inherit' if r.survived else '#b35900'}'>"
             + "".join(f"<td>{html.escape(c)}</td>" for c in self._cells(r)) + "</tr>" for r in self.rows)
-        foot = f"<p>{self.n_survived} of {len(self.rows)} photos keep their class after negation</p>"
+        foot = f"<p>{html.escape(self._foot())}</p>"
         return f"<table><tr>{head}</tr>{body}</table>{foot}"
 
 
@@ -109,7 +121,8 @@ def negation_table(model: nn.Module, photos: SampleBatch | None = None) -> Negat
 
     Returns:
         A :class:`NegationTable`; a photo "survives" when the top-1 class of its negative is one of
-        its accepted labels. Ranks count from 1.
+        its accepted labels (the label, or a class the course counts as right for that photo,
+        marked ≈ in the table). Ranks count from 1.
     """
     photos = load_samples() if photos is None else photos
     x = _core.check_images(photos.x)
@@ -119,11 +132,12 @@ def negation_table(model: nn.Module, photos: SampleBatch | None = None) -> Negat
     rows = []
     for i, name in enumerate(photos.names):
         y = int(photos.y[i])
-        neg_top = int(p_neg[i].argmax())
+        neg_top, orig_top = int(p_neg[i].argmax()), int(p_orig[i].argmax())
         rows.append(NegationRow(
-            name=name, true_label=class_name(y), original=class_name(int(p_orig[i].argmax())),
+            name=name, true_label=class_name(y), original=class_name(orig_top),
             negative=class_name(neg_top), rank=int((p_neg[i] > p_neg[i, y]).sum()) + 1,
-            prob=float(p_neg[i, y]), survived=neg_top in photos.accepted[i]))
+            prob=float(p_neg[i, y]), survived=neg_top in photos.accepted[i],
+            original_ok=orig_top in photos.accepted[i]))
     return NegationTable(rows, p_orig, p_neg)
 
 
