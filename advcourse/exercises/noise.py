@@ -40,7 +40,7 @@ def _number(answer: Any) -> float | None:
 def check_smallest_eps(answer: Any, *, model: nn.Module, photo: str, levels: Sequence[float],
                        seed: int = 0) -> Feedback:
     """Is ``answer`` the smallest eps in ``levels`` at which uniform noise
-    ``add_noise(x, eps, seed=seed)`` changes the model's top-1 label of ``photo``?
+    ``add_noise(x, eps, seed=seed)`` changes the model's top-1 answer on ``photo``?
 
     ``answer`` is in pixel units (``24/255``), or ``None`` if the label never changes on the grid.
     """
@@ -49,7 +49,7 @@ def check_smallest_eps(answer: Any, *, model: nn.Module, photo: str, levels: Seq
     grid = tuple(sorted(float(v) for v in levels))
     truth = _truth(model, photo, grid, int(seed))
     if answer is None and truth is None:
-        return passed(f"no eps up to {grid[-1] * 255:.0f}/255 changes the label of {photo}.")
+        return passed(f"no eps up to {grid[-1] * 255:.0f}/255 changes the model's answer on {photo}.")
     value = _number(answer)
     if value is None:
         return failed(f"answer: expected a number such as 8/255, got {type(answer).__name__}")
@@ -61,12 +61,13 @@ def check_smallest_eps(answer: Any, *, model: nn.Module, photo: str, levels: Seq
                       f"{', '.join(f'{v * 255:g}/255' for v in grid)}")
     value = on_grid[0]
     if truth is None:
-        return failed(f"the label of {photo} never changes on this grid: the answer is None")
+        return failed(f"the model's answer on {photo} never changes on this grid: the answer is None")
     if value == truth:
-        return passed(f"{photo} first changes label at eps = {truth * 255:g}/255; every smaller eps on the grid leaves it alone.")
+        return passed(f"the model's answer on {photo} first changes at eps = {truth * 255:g}/255; "
+                      "every smaller eps on the grid leaves it alone.")
     if value > truth:
-        return failed("too big: a smaller eps of the grid already changes the label")
-    return failed(f"too small: at {value * 255:g}/255 the model still gives the clean label; try a larger eps")
+        return failed("too big: a smaller eps of the grid already changes the answer")
+    return failed(f"too small: at {value * 255:g}/255 the model still gives its clean answer; try a larger eps")
 
 
 def check_matching_sigma(answer: Any, *, eps: float = 16 / 255) -> Feedback:
