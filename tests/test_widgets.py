@@ -48,3 +48,30 @@ def test_classify_app_rerenders_when_the_photo_changes(model, monkeypatch):
     assert seen[-1] == buf.getvalue()
     dropdown.value = samples()[2]  # picking a photo again forgets the upload
     assert seen[-1] == samples()[2]
+
+
+def _texts(widget) -> list[str]:
+    """Every HTML/Label value inside a widget tree."""
+    found = [widget.value] if isinstance(getattr(widget, "value", None), str) else []
+    for child in getattr(widget, "children", ()):
+        found += _texts(child)
+    return found
+
+
+def test_every_app_says_it_comes_alive_once_the_cells_above_have_run():
+    from pathlib import Path
+
+    from ipywidgets import IntSlider
+
+    from advcourse.widgets.deepfool import binary_app, multiclass_app
+    from advcourse.widgets.gradients import descent_app
+    from advcourse.widgets.threat_models import quiz_app
+
+    assert "cells above" in widgets.LIVE_NOTE
+    app = widgets.make_app(lambda n: Figure(), {"n": IntSlider(1, 0, 2)})
+    assert app.children[1].value.endswith(f"{widgets.LIVE_NOTE}</small>")  # right under the controls
+    for built in (quiz_app(), binary_app(), multiclass_app(), descent_app()):
+        assert any(widgets.LIVE_NOTE in t for t in _texts(built))
+    # every other app is a make_app too: the only boxes of apps are make_app's and the quiz's
+    boxes = {p.name: p.read_text().count("VBox(") for p in Path(widgets.__file__).parent.glob("*.py")}
+    assert {k: v for k, v in boxes.items() if v} == {"__init__.py": 1, "threat_models.py": 1}, boxes

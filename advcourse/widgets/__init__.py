@@ -9,6 +9,7 @@ cached so a control answers in well under a second on a CPU.
 from __future__ import annotations
 
 import hashlib
+import html
 from collections import OrderedDict
 from typing import Any, Callable
 
@@ -20,7 +21,14 @@ from advcourse.images import load_image, sample_info, samples
 from advcourse.one_call import Predictions, predict
 from advcourse.viz import new_figure, to_hwc, topk_bars
 
-__all__ = ["make_app", "render_classification", "classify_app", "cached_predict", "upload_bytes"]
+__all__ = ["make_app", "live_note", "LIVE_NOTE", "render_classification", "classify_app", "cached_predict",
+           "upload_bytes"]
+
+#: The line every app shows under its controls. A notebook opened without running draws the app
+#: from its saved widget state: the controls are there, but nothing answers until the kernel has
+#: run the cells above.
+LIVE_NOTE = ("This app comes alive once the cells above have run (Run ▸ Run All Above Selected Cell); "
+             "until then it shows the view saved with the notebook.")
 
 
 # ----------------------------------------------------------------------------- shared plumbing
@@ -40,9 +48,16 @@ def cached_predict(model: nn.Module, x: torch.Tensor, topk: int = 5) -> Predicti
     return _PREDICTIONS[key]
 
 
+def live_note():
+    """An ``ipywidgets.HTML`` line with :data:`LIVE_NOTE`, small and grey, under an app's controls."""
+    import ipywidgets as W
+
+    return W.HTML(f'<small style="color:#57606a">{html.escape(LIVE_NOTE)}</small>')
+
+
 def make_app(render: Callable[..., Figure], controls: dict[str, Any],
              caption: Callable[..., str] | None = None):
-    """A VBox of ``controls`` above the figure drawn by ``render(**values)``.
+    """A VBox of ``controls``, the :func:`live_note` line, and the figure drawn by ``render(**values)``.
 
     ``caption(**values)``, when given, is printed under the figure: the same verdict in words, which
     a screen reader (and the browser test) can read. Sliders should be created with
@@ -57,7 +72,7 @@ def make_app(render: Callable[..., Figure], controls: dict[str, Any],
             print(caption(**values))
 
     out = W.interactive_output(show, controls)
-    return W.VBox([W.HBox(list(controls.values())), out])
+    return W.VBox([W.HBox(list(controls.values())), live_note(), out])
 
 
 def upload_bytes(value: Any) -> bytes | None:
