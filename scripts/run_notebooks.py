@@ -1,7 +1,8 @@
 """Re-execute the course notebooks in order and store their outputs (``make notebooks``).
 
-Outputs are kept, execution counts renumbered from 1, and volatile metadata (timings, widget
-state) dropped, so a refresh changes only what the code really prints. Usage:
+Outputs and the widget state of the run are kept (so the apps are drawn before the kernel runs),
+the kernelspec is the one a fresh ``make lab`` names (so opening a notebook does not modify it),
+and cell timings are dropped, so a refresh changes only what the code really shows. Usage:
 
     python scripts/run_notebooks.py                 # every notebook
     python scripts/run_notebooks.py 00 02_noise     # some (prefix match)
@@ -22,12 +23,13 @@ from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
+KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 
 
 def tidy(nb: nbformat.NotebookNode) -> None:
-    """Strip what changes run to run but is not an output (nbstripout --keep-output --keep-count)."""
-    nb.metadata.pop("widgets", None)
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    """Strip what changes run to run but is not an output; keep the widget state; name the kernel as
+    ipykernel's ``python3`` spec does (JupyterLab rewrites a different display name, dirtying the file)."""
+    nb.metadata["kernelspec"] = dict(KERNELSPEC)
     nb.metadata.get("language_info", {}).pop("version", None)
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
@@ -37,8 +39,8 @@ def tidy(nb: nbformat.NotebookNode) -> None:
 def run(path: Path, timeout: int = 900, write: bool = True) -> float:
     nb = nbformat.read(path, as_version=4)
     start = time.perf_counter()
-    # store_widget_state stays on: nbclient's Output-widget hook needs it (an app's first render
-    # raised KeyError without it); tidy() drops the stored state afterwards.
+    # store_widget_state (nbclient's default) records every widget's state in the notebook's
+    # metadata: JupyterLab, nbviewer and static sites draw the apps from it before anything runs.
     NotebookClient(nb, timeout=timeout, kernel_name="python3",
                    resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
     took = time.perf_counter() - start
