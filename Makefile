@@ -20,7 +20,9 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 ## Open the course in JupyterLab (use LAB_ARGS=--no-browser on a headless machine).
+## The course's own notebooks are trusted first, so their saved widgets are drawn before anything runs.
 lab: $(STAMP)
+	$(VENV)/bin/jupyter trust $(NOTEBOOK_DIR)/[0-9][0-9]_*.ipynb >/dev/null
 	$(VENV)/bin/jupyter lab --notebook-dir=$(NOTEBOOK_DIR) $(ROOT_FLAG) $(LAB_ARGS)
 
 ## Unit tests, property tests, reference tests and strict nbval over every notebook.

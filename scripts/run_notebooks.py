@@ -27,10 +27,13 @@ KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "langua
 
 
 def tidy(nb: nbformat.NotebookNode) -> None:
-    """Strip what changes run to run but is not an output; keep the widget state; name the kernel as
-    ipykernel's ``python3`` spec does (JupyterLab rewrites a different display name, dirtying the file)."""
+    """Strip what changes run to run but is not an output; keep the widget state.
+
+    The kernelspec is named as ipykernel's ``python3`` spec names itself, and ``language_info`` is
+    kept whole (with the Python version of the run): JupyterLab rewrites both from the kernel it
+    starts, and any difference would mark the notebook modified the moment it opens.
+    """
     nb.metadata["kernelspec"] = dict(KERNELSPEC)
-    nb.metadata.get("language_info", {}).pop("version", None)
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
         cell.metadata.pop("ExecuteTime", None)

@@ -1,4 +1,8 @@
-"""Start ``make lab`` on a free loopback port for the tests that need a real JupyterLab server."""
+"""Start ``make lab`` on a free loopback port, and Debian's Chromium, for the browser tests.
+
+Both need things pip alone does not bring (``scripts/install_browser.sh``): a test that lacks them
+is skipped, unless ``ADVCOURSE_REQUIRE_BROWSER=1`` (set by ``.ci/run``) makes that a failure.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,11 @@ from pathlib import Path
 from typing import Iterator
 
 ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+#: JupyterLab without its news and update toasts (they would cover screenshots).
+QUIET = "--LabApp.news_url=None --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"
 
 
 @dataclass
@@ -35,6 +44,35 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def need(condition: bool, why: str) -> None:
+    """Skip the test when ``condition`` fails (a failure when ADVCOURSE_REQUIRE_BROWSER=1)."""
+    import pytest
+
+    if not condition:
+        if os.environ.get("ADVCOURSE_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"browser test required but {why}")
+        pytest.skip(why)
+
+
+@contextmanager
+def chromium(home: Path) -> Iterator[object]:
+    """A headless Debian Chromium driven by Playwright (its ``Browser``), closed after."""
+    need(CHROMIUM.exists(), "Debian's chromium is not installed (scripts/install_browser.sh)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        need(False, "playwright is not installed")
+    with sync_playwright() as p:
+        try:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS, env={**os.environ, "HOME": str(home)})
+        except Exception as exc:  # a browser that cannot start is a failure in CI, not a skip
+            need(False, f"chromium did not start: {exc}")
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 @contextmanager

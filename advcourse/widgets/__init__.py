@@ -21,7 +21,7 @@ from advcourse.images import load_image, sample_info, samples
 from advcourse.one_call import Predictions, predict
 from advcourse.viz import new_figure, to_hwc, topk_bars
 
-__all__ = ["make_app", "live_note", "LIVE_NOTE", "render_classification", "classify_app", "cached_predict",
+__all__ = ["make_app", "app_box", "live_note", "LIVE_NOTE", "APP_TEXT", "render_classification", "classify_app", "cached_predict",
            "upload_bytes"]
 
 #: The line every app shows under its controls. A notebook opened without running draws the app
@@ -55,6 +55,28 @@ def live_note():
     return W.HTML(f'<small style="color:#57606a">{html.escape(LIVE_NOTE)}</small>')
 
 
+def app_box(children: list[Any]):
+    """An ``ipywidgets.VBox`` whose plain-text form is a line saying what it is, not its repr.
+
+    Where widgets cannot be drawn (an untrusted notebook, GitHub, a terminal) the saved output
+    falls back to this text, so a learner reads "interactive app…" instead of ``VBox(children=…``.
+    """
+    import ipywidgets as W
+
+    global _AppBox
+    if _AppBox is None:
+        class _AppBox(W.VBox):  # noqa: N801 — the front end sees a plain VBox
+            def __repr__(self) -> str:
+                return APP_TEXT
+
+    return _AppBox(children)
+
+
+_AppBox = None
+#: What an app is, in plain text (the text/plain of its saved output; ipywidgets cuts it at 110 characters).
+APP_TEXT = "Interactive app: it comes alive once the cells above have run."
+
+
 def make_app(render: Callable[..., Figure], controls: dict[str, Any],
              caption: Callable[..., str] | None = None):
     """A VBox of ``controls``, the :func:`live_note` line, and the figure drawn by ``render(**values)``.
@@ -72,7 +94,7 @@ def make_app(render: Callable[..., Figure], controls: dict[str, Any],
             print(caption(**values))
 
     out = W.interactive_output(show, controls)
-    return W.VBox([W.HBox(list(controls.values())), live_note(), out])
+    return app_box([W.HBox(list(controls.values())), live_note(), out])
 
 
 def upload_bytes(value: Any) -> bytes | None:

@@ -10,7 +10,7 @@ import html
 from typing import Any, Sequence
 
 from advcourse.threat_models import BOXES, GOALS, SCENARIOS, get_scenario, grade
-from advcourse.widgets import live_note
+from advcourse.widgets import app_box, live_note
 
 __all__ = ["render_scenario", "render_feedback", "quiz_app"]
 
@@ -63,7 +63,7 @@ def quiz_app(keys: Sequence[str] | None = None):
 
     scenario.observe(new_scenario, "value")
     check.on_click(on_check)
-    app = W.VBox([scenario, story, box, goal, W.HBox([check, score]), live_note(), feedback])
+    app = app_box([scenario, story, box, goal, W.HBox([check, score]), live_note(), feedback])
     app.controls = {"scenario": scenario, "box": box, "goal": goal, "check": check, "feedback": feedback,
                     "score": score}
     return app
