@@ -21,8 +21,9 @@ install: $(STAMP)
 
 ## Open the course in JupyterLab (use LAB_ARGS=--no-browser on a headless machine).
 ## The course's own notebooks are trusted first, so their saved widgets are drawn before anything runs.
+COURSE_NOTEBOOKS = $(wildcard $(NOTEBOOK_DIR)/[0-9][0-9]_*.ipynb)
 lab: $(STAMP)
-	$(VENV)/bin/jupyter trust $(NOTEBOOK_DIR)/[0-9][0-9]_*.ipynb >/dev/null
+	$(if $(COURSE_NOTEBOOKS),$(VENV)/bin/jupyter trust $(COURSE_NOTEBOOKS) >/dev/null)
 	$(VENV)/bin/jupyter lab --notebook-dir=$(NOTEBOOK_DIR) $(ROOT_FLAG) $(LAB_ARGS)
 
 ## Unit tests, property tests, reference tests and strict nbval over every notebook.

@@ -34,11 +34,13 @@ VIEWPORT = {"width": 1400, "height": 900}
 MAX_SCREENS = 80  # a guard against a scroller that never reaches the end
 FORBIDDEN = {
     "a widget drawn as its Python repr (no stored widget state)": re.compile(r"\b[VH]Box\(|Error displaying widget"),
-    "a stored progress bar": re.compile(r"\d+%\|"),
+    "a stored progress bar": re.compile(r"\d+%\||\d+/\d+ \[\d+:\d+"),  # tqdm's text: "0%|", "0/1 [00:00<?"
     "a passing check, i.e. a solution's output": re.compile(r"✔ correct"),
     "the reasoning of a solution": re.compile(r"\bSolution\."),
 }
-SCROLLER = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-WindowedPanel-outer"
+PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"
+SCROLLER = f"{PANEL} .jp-WindowedPanel-outer"
+BARS = f"{PANEL} .jp-OutputArea-output :is(.widget-hprogress, progress)"  # tqdm drawn as a widget
 
 
 @pytest.fixture(scope="module")
@@ -82,14 +84,16 @@ def _open(page, lab, name: str) -> None:
     page.wait_for_timeout(500)  # widget views are restored from the notebook's stored state
 
 
-def _read_screen_by_screen(page, stem: str) -> tuple[str, int]:
-    """Scroll from top to bottom; screenshot every screen; return all drawn text and the screen count."""
-    seen, screen = [], 0
+def _read_screen_by_screen(page, stem: str) -> tuple[str, int, int]:
+    """Scroll from top to bottom; screenshot every screen. Returns the drawn text, the number of
+    screens, and the most progress-bar widgets seen on one screen."""
+    seen, screen, bars = [], 0, 0
     page.evaluate("(sel) => { document.querySelector(sel).scrollTop = 0; }", SCROLLER)
     while screen < MAX_SCREENS:
         page.wait_for_timeout(150)
         page.screenshot(path=str(ARTIFACTS / f"{stem}-{screen:02d}.png"))
-        seen.append(page.evaluate("document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook').innerText"))
+        seen.append(page.evaluate("(sel) => document.querySelector(sel).innerText", f"{PANEL} .jp-Notebook"))
+        bars = max(bars, page.locator(BARS).count())
         screen += 1
         at_end = page.evaluate(
             "(sel) => { const s = document.querySelector(sel);"
@@ -97,7 +101,7 @@ def _read_screen_by_screen(page, stem: str) -> tuple[str, int]:
             " return s.scrollTop <= before + 1; }", SCROLLER)
         if at_end:
             break
-    return "\n".join(seen), screen
+    return "\n".join(seen), screen, bars
 
 
 def _dirty(page) -> tuple[bool, bool]:
@@ -117,7 +121,7 @@ def test_a_notebook_opened_without_running_looks_finished_and_hides_its_solution
     page = browser.new_page(viewport=VIEWPORT)
     try:
         _open(page, lab, path.name)
-        text, screens = _read_screen_by_screen(page, path.stem)
+        text, screens, bars = _read_screen_by_screen(page, path.stem)
         dirty = _dirty(page)
     finally:
         page.close()
@@ -125,6 +129,8 @@ def test_a_notebook_opened_without_running_looks_finished_and_hides_its_solution
     problems = [f"{what}: {m.group(0)!r} in …{text[max(0, m.start() - 80):m.end() + 40]!r}…"
                 for what, pattern in FORBIDDEN.items() if (m := pattern.search(text))]
     problems += [f"the code of a folded solution: {line!r}" for line in _hidden_solution_code(path) if line in text]
+    if bars:
+        problems.append(f"a stored progress bar: {bars} progress widget(s) in the outputs")
     if any(dirty):
         problems.append(f"marked modified after opening (model dirty, tab dirty) = {dirty}")
     if json.loads((lab.course / path.name).read_text()) != json.loads(path.read_text()):
