@@ -95,8 +95,10 @@ def _read_screen_by_screen(page, stem: str) -> tuple[str, int, int]:
         seen.append(page.evaluate("(sel) => document.querySelector(sel).innerText", f"{PANEL} .jp-Notebook"))
         bars = max(bars, page.locator(BARS).count())
         screen += 1
-        at_end = page.evaluate(
-            "(sel) => { const s = document.querySelector(sel);"
+        at_end = page.evaluate(  # the last cell is in view (what follows is padding), or no scroll is left
+            "(sel) => { const s = document.querySelector(sel); const cells = s.querySelectorAll('.jp-Cell');"
+            " const last = cells[cells.length - 1];"
+            " if (last && last.getBoundingClientRect().bottom <= s.getBoundingClientRect().bottom) return true;"
             " const before = s.scrollTop; s.scrollTop = before + 0.9 * s.clientHeight;"
             " return s.scrollTop <= before + 1; }", SCROLLER)
         if at_end:
