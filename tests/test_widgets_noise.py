@@ -40,13 +40,13 @@ def test_describe_noise_says_in_words_what_the_figure_shows(model):
     _, probs = wn.noisy_outputs(model, "chelsea_cat", 0.0)
     top = IMAGENET_CLASSES[int(probs.argmax())]
     assert clean.startswith("chelsea_cat, uniform noise eps = 0/255: top-1 ") and f"'{top}'" in clean
-    assert clean.endswith("(label unchanged)")
-    for level in (64 / 255, 128 / 255):  # the verdict follows the top-1 label, as in the figure's title
+    assert clean.endswith("(answer unchanged)")
+    for level in (64 / 255, 128 / 255):  # the verdict follows the top-1 answer, as in the figure's title
         _, noisy = wn.noisy_outputs(model, "chelsea_cat", level, "gaussian")
         changed = int(noisy.argmax()) != int(probs.argmax())
         words = wn.describe_noise(model, "chelsea_cat", level, "gaussian")
         assert f"sigma = {level * 255:.0f}/255" in words
-        assert words.endswith("(label changed)" if changed else "(label unchanged)")
+        assert words.endswith("(answer changed)" if changed else "(answer unchanged)")
         assert ("changed!" in wn.render_noise(model, "chelsea_cat", level, "gaussian").axes[0].get_title()) == changed
 
 

@@ -46,7 +46,7 @@ def _level_text(kind: str, level: float) -> str:
 
 
 def _verdict(model: nn.Module, photo: str, level: float, kind: str, seed: int) -> tuple[torch.Tensor, torch.Tensor, bool]:
-    """The noisy photo, the probabilities on it, and whether its top-1 label differs from the clean one."""
+    """The noisy photo, the probabilities on it, and whether its top-1 answer differs from the clean one."""
     x_adv, probs = noisy_outputs(model, photo, level, kind, seed)
     _, clean = noisy_outputs(model, photo, 0.0, kind, seed)
     return x_adv, probs, int(probs.argmax()) != int(clean.argmax())
@@ -58,7 +58,7 @@ def describe_noise(model: nn.Module, photo: str, level: float, kind: str = "unif
     top, truth = int(probs.argmax()), sample_info(photo)
     return (f"{photo}, {kind} noise {_level_text(kind, level)}: top-1 '{IMAGENET_CLASSES[top]}' "
             f"{float(probs[top]):.1%}, true class '{truth['label']}' {float(probs[truth['index']]):.1%} "
-            f"({'label changed' if changed else 'label unchanged'})")
+            f"({'answer changed' if changed else 'answer unchanged'})")
 
 
 def render_noise(model: nn.Module, photo: str, level: float, kind: str = "uniform", seed: int = 0) -> Figure:
@@ -79,7 +79,7 @@ def render_noise(model: nn.Module, photo: str, level: float, kind: str = "unifor
     ax_img.imshow(to_hwc(x_adv))
     ax_img.axis("off")
     ax_img.set_title(f"{kind} noise, {_level_text(kind, level)}\n"
-                     f"{'label changed!' if changed else 'label unchanged'}", fontsize=9,
+                     f"{'answer changed!' if changed else 'answer unchanged'}", fontsize=9,
                      color="#b30000" if changed else "black")
     topk_bars([IMAGENET_CLASSES[int(i)] for i in idx], [float(v) for v in p], ax=ax_bar,
               title=f"true class '{truth['label']}': {float(probs[truth['index']]):.1%}")
