@@ -152,6 +152,8 @@ def gather_solutions(nb: nbformat.NotebookNode) -> bool:
         section += [note, code]
     if quiz or start is not None:
         heading = nb.cells[start] if start is not None else nbformat.v4.new_markdown_cell()
+        if nb.nbformat_minor < 5:  # cell ids arrived with nbformat 4.5; older notebooks must not carry one
+            heading.pop("id", None)
         heading.source = SOLUTIONS_INTRO
         nb.cells = [*body, heading, *section] if quiz else body
     return nbformat.writes(nb) != before

@@ -51,6 +51,7 @@ def test_colab_installs_the_release_tag_of_this_version():
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_is_executed_and_clean(path):
     nb = _read(path)
+    nbformat.validate(nb)
     assert nb.metadata.get("kernelspec", {}).get("name") == "python3"
     code = [c for c in nb.cells if c.cell_type == "code"]
     counts = [c.execution_count for c in code]
@@ -139,6 +140,13 @@ def test_gathering_moves_solutions_to_the_back_folded_and_is_idempotent(forms):
     assert exercises(nb) == [(2, 7, 8), (4, 9, 10)]
     assert all(nb.cells[c].metadata["jupyter"] == {"source_hidden": True, "outputs_hidden": True} for c in (8, 10))
     assert gather_solutions(nb) is False  # stamping twice changes nothing
+    nbformat.validate(nb)
+    old = _exercise_notebook(*forms)
+    old.nbformat_minor = 4  # a notebook from before cell ids
+    for cell in old.cells:
+        cell.pop("id", None)
+    gather_solutions(old)
+    nbformat.validate(old)
 
 
 def test_a_missing_or_mismatched_solution_is_named():
