@@ -31,14 +31,20 @@ class Prediction(NamedTuple):
     def __str__(self) -> str:
         return f"{self.label} ({self.prob:.1%})"
 
+    def __repr__(self) -> str:
+        # Percent with one decimal: the last digits of a float32 softmax differ between CPUs.
+        return f"Prediction(label={self.label!r}, index={self.index}, prob={self.prob:.1%})"
+
 
 class Predictions(list):
     """A list of :class:`Prediction`, highest probability first, shown as a table in notebooks."""
 
     def __str__(self) -> str:
-        rows = [f"{'#':>2}  {'prob':>7}  {'index':>5}  label"]
-        rows += [f"{k:>2}  {p.prob:>7.2%}  {p.index:>5}  {p.label}" for k, p in enumerate(self, 1)]
+        rows = [f"{'#':>2}  {'prob':>6}  {'index':>5}  label"]
+        rows += [f"{k:>2}  {p.prob:>6.1%}  {p.index:>5}  {p.label}" for k, p in enumerate(self, 1)]
         return "\n".join(rows)
+
+    __repr__ = __str__
 
     def _repr_html_(self) -> str:
         cells = "".join(
