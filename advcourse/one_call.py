@@ -164,13 +164,13 @@ class AttackResult:
         """Original / amplified difference / adversarial, titled with predictions."""
         from advcourse.viz import triptych
 
-        middle = f"difference x{1 / max(2 * self.linf, 1e-12):.0f}\nL∞={self.linf * 255:.2f}/255  L2={self.l2:.3f}"
+        middle = f"difference x{1 / max(2 * self.linf, 1e-12):.0f}\nL∞={self.linf * 255:.2f}/255  L2={self.l2:.2f}"
         return triptych(self.x, self.x_adv, f"original\n{self.before[0]}", f"{self.attack}\n{self.after[0]}", middle)
 
     def __str__(self) -> str:
         outcome = "fooled" if self.success else "not fooled"
         return (f"{self.attack}: {self.before[0]} -> {self.after[0]} ({outcome}; "
-                f"L∞={self.linf * 255:.2f}/255, L2={self.l2:.3f})")
+                f"L∞={self.linf * 255:.2f}/255, L2={self.l2:.2f})")
 
     __repr__ = __str__
 
