@@ -1,8 +1,10 @@
 """Re-execute the course notebooks in order and store their outputs (``make notebooks``).
 
-Outputs and the widget state of the run are kept (so the apps are drawn before the kernel runs),
-the kernelspec is the one a fresh ``make lab`` names (so opening a notebook does not modify it),
-and cell timings are dropped, so a refresh changes only what the code really shows. Usage:
+Outputs and the widget state of the run are kept (so JupyterLab, GitHub and the site draw the
+controls before any kernel runs), execution counts renumbered from 1, cell timings dropped, and
+progress bars turned off (``ADVCOURSE_PROGRESS=0``): a refresh changes only what the code really
+shows. The kernelspec and ``language_info`` are stored as the kernel reports them, so opening a
+notebook does not modify it. Usage:
 
     python scripts/run_notebooks.py                 # every notebook
     python scripts/run_notebooks.py 00 02_noise     # some (prefix match)
@@ -23,15 +25,18 @@ from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
+
+
+#: The kernel a fresh ``make lab`` offers (ipykernel's own spec). Storing exactly this keeps JupyterLab
+#: from marking a notebook modified the moment it opens.
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 
 
 def tidy(nb: nbformat.NotebookNode) -> None:
     """Strip what changes run to run but is not an output; keep the widget state.
 
-    The kernelspec is named as ipykernel's ``python3`` spec names itself, and ``language_info`` is
-    kept whole (with the Python version of the run): JupyterLab rewrites both from the kernel it
-    starts, and any difference would mark the notebook modified the moment it opens.
+    ``language_info`` stays whole, Python version included: JupyterLab rewrites it from the kernel
+    it starts, and a missing or different field marks the notebook modified the moment it opens.
     """
     nb.metadata["kernelspec"] = dict(KERNELSPEC)
     for cell in nb.cells:
@@ -42,9 +47,9 @@ def tidy(nb: nbformat.NotebookNode) -> None:
 def run(path: Path, timeout: int = 900, write: bool = True) -> float:
     nb = nbformat.read(path, as_version=4)
     start = time.perf_counter()
-    # store_widget_state (nbclient's default) records every widget's state in the notebook's
-    # metadata: JupyterLab, nbviewer and static sites draw the apps from it before anything runs.
-    NotebookClient(nb, timeout=timeout, kernel_name="python3",
+    # store_widget_state: the widget models of the run go into metadata.widgets, so every app is
+    # drawn from stored state when the notebook is opened (nbclient's Output-widget hook needs it too).
+    NotebookClient(nb, timeout=timeout, kernel_name="python3", store_widget_state=True,
                    resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
     took = time.perf_counter() - start
     if write:
@@ -59,6 +64,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--time-only", action="store_true", help="execute and time, but keep the files as they are")
     args = ap.parse_args(argv)
     os.environ.setdefault("PYTHONHASHSEED", "0")
+    os.environ["ADVCOURSE_PROGRESS"] = "0"  # no progress bar stored in a notebook
     chosen = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
     if args.prefixes:
         chosen = [p for p in chosen if any(p.name.startswith(a) for a in args.prefixes)]

@@ -22,6 +22,7 @@ from torch import Tensor, nn
 
 from advcourse.attacks import _core
 from advcourse.attacks.semantic import blend, semantic
+from advcourse.formatting import rounded_repr
 from advcourse.images import SampleBatch, load_samples
 from advcourse.labels import class_name
 from advcourse.viz import new_figure, to_hwc, topk_bars
@@ -49,6 +50,8 @@ class NegationRow:
     """One photo: its ImageNet label, the top-1 class on the photo and on its negative (``*_ok``:
     is it one of the photo's accepted labels?), and where the label ranks (1 = top) with what
     probability on the negative."""
+
+    __repr__ = rounded_repr  # floats rounded: the same on every CPU
 
     name: str
     true_label: str
@@ -176,6 +179,8 @@ class BlendPath:
         probs: (T, K) softmax probabilities at each ``t`` (CPU).
         y: the photo's true class; ``accepted``: every class counted right.
     """
+
+    __repr__ = rounded_repr  # floats rounded: the same on every CPU
 
     ts: Tensor
     probs: Tensor
