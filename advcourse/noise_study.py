@@ -26,6 +26,8 @@ from matplotlib.figure import Figure
 from torch import Tensor, nn
 
 from advcourse.attacks import gaussian_noise, noise
+from advcourse.attacks._core import logits_of
+from advcourse.checks import check_images, frozen
 from advcourse.images import SampleBatch
 from advcourse.labels import IMAGENET_CLASSES
 from advcourse.viz import image_grid, new_figure
@@ -58,12 +60,10 @@ def add_noise(x: Tensor, level: float, *, kind: str = "uniform", seed: int = 0) 
 
 @torch.no_grad()
 def probabilities(model: nn.Module, x: Tensor) -> Tensor:
-    """Softmax probabilities (N, 1000) of ``model`` on ``x``, in eval mode; the mode is restored."""
-    was_training = model.training
-    try:
-        return model.eval()(x).softmax(dim=1)
-    finally:
-        model.train(was_training)
+    """Softmax probabilities (N, 1000) of ``model`` on ``x``, in eval mode; the model is left as found."""
+    check_images(x)
+    with frozen(model, x), torch.no_grad():
+        return logits_of(model, x).softmax(dim=1)
 
 
 @dataclass

@@ -70,6 +70,7 @@ def deepfool(model: nn.Module, x: Tensor, y: Tensor | None = None, *, num_classe
     num_classes = _core.check_count(num_classes, "num_classes", minimum=2)
     overshoot = _core.check_nonnegative(overshoot, "overshoot")
     max_iter = _core.check_count(max_iter, "max_iter")
+    _core.check_bool(return_info, "return_info")
     y = _core.check_labels(y, x)
     x = x.detach()
     n = x.shape[0]

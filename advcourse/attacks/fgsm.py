@@ -51,8 +51,9 @@ def fgsm(model: nn.Module, x: Tensor, y: Tensor | None = None, *, eps: float, no
     _core.check_model(model)
     clip_min, clip_max = _core.check_clip(clip_min, clip_max)
     _core.check_images(x, clip_min, clip_max)
-    eps = _core.check_nonnegative(eps, "eps")
     norm = _core.check_norm(norm, (_core.INF, 2.0, 1.0))
+    eps = _core.check_budget(eps, "eps", norm, clip_min, clip_max)
+    _core.check_bool(return_info, "return_info")
     y = _core.check_labels(y, x, targeted=targeted)
     x = x.detach()
     with _core.frozen(model, x):

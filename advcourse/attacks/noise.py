@@ -34,7 +34,7 @@ def noise(x: Tensor, *, eps: float, clip_min: float = 0.0, clip_max: float = 1.0
     Example:
         >>> x_adv = noise(x, eps=8/255, generator=torch.Generator().manual_seed(0))
     """
-    eps = _core.check_nonnegative(eps, "eps")
+    eps = _core.check_budget(eps, "eps", _core.INF, *_core.check_clip(clip_min, clip_max))
     return _add_noise(x, lambda: 2 * _core._rand(x.shape, x, generator) - 1, eps, clip_min, clip_max, generator)
 
 
@@ -60,7 +60,7 @@ def gaussian_noise(x: Tensor, *, sigma: float, clip_min: float = 0.0, clip_max: 
     Example:
         >>> x_adv = gaussian_noise(x, sigma=8/255, generator=torch.Generator().manual_seed(0))
     """
-    sigma = _core.check_nonnegative(sigma, "sigma")
+    sigma = _core.check_budget(sigma, "sigma", _core.INF, *_core.check_clip(clip_min, clip_max))
     return _add_noise(x, lambda: _core._rand(x.shape, x, generator, normal=True), sigma, clip_min, clip_max,
                       generator)
 

@@ -55,7 +55,7 @@ class EOT(nn.Module):
         super().__init__()
         self.model = _core.check_model(model)
         self.samples = _core.check_count(samples, "samples", minimum=1)
-        if average not in ("probs", "logits"):
+        if not isinstance(average, str) or average not in ("probs", "logits"):
             raise ValueError(f"average: expected 'probs' or 'logits', got {average!r}")
         self.average = average
 

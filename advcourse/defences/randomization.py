@@ -146,11 +146,20 @@ def transfer_sweep(model: nn.Module, defended: nn.Module, x: Tensor, y: Tensor, 
         accepted: optional set of right classes per image (several may be right, e.g. cat breeds,
             as in ``load_samples().accepted``); default: exactly ``y``.
     """
+    _core.check_model(model)
+    _core.check_model(defended)
+    _core.check_images(x)
+    y = _core.check_labels(y, x)
+    _check_accepted(accepted, x)
+    if isinstance(eps, (str, bytes)) or not hasattr(eps, "__iter__"):
+        raise TypeError(f"eps: expected a list of budgets such as [0, 2/255, 4/255], got {type(eps).__name__}")
+    eps = [_core.check_budget(e, "eps") for e in eps]
     if not eps:
         raise ValueError("eps: expected at least one budget")
+    steps = _core.check_count(steps, "steps")
+    step_ratio = _core.check_nonnegative(step_ratio, "step_ratio")
     sweep = TransferSweep([], [], [], [], [], [])
     for e in eps:
-        e = _core.check_nonnegative(e, "eps")
         x_adv = pgd(model, x, y, eps=e, step_size=step_ratio * e, steps=steps, **params) if e > 0 else x
         bare, defended_pred = _predict(model, x_adv), _predict(defended, x_adv)
         sweep.eps.append(e)
@@ -172,7 +181,21 @@ def hit_rate(model: nn.Module, x: Tensor, y: Tensor, accepted: Sequence[set[int]
 
     ``accepted``: optional set of right classes per image (``load_samples().accepted``); default ``y``.
     """
+    _core.check_model(model)
+    _core.check_images(x)
+    y = _core.check_labels(y, x)
+    _check_accepted(accepted, x)
     return _hit_rate(_predict(model, x), y, accepted)
+
+
+def _check_accepted(accepted: object, x: Tensor) -> None:
+    """``None`` or one collection of right classes per image."""
+    if accepted is None:
+        return
+    if isinstance(accepted, (str, bytes)) or not hasattr(accepted, "__len__"):
+        raise TypeError(f"accepted: expected one set of classes per image, got {type(accepted).__name__}")
+    if len(accepted) != x.shape[0]:
+        raise ValueError(f"accepted: expected {x.shape[0]} sets of classes (one per image), got {len(accepted)}")
 
 
 def _hit_rate(pred: Tensor, y: Tensor, accepted: Sequence[set[int]] | None) -> float:

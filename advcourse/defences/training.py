@@ -176,7 +176,12 @@ def evaluate(model: nn.Module, x: Tensor, y: Tensor, *, attack: str | Callable |
     Returns:
         ``(clean_accuracy, robust_accuracy)`` in [0, 1], the same on every process.
     """
-    core = unwrap(model)
+    core = _core.check_model(unwrap(_core.check_model(model)))
+    _core.check_images(x)
+    y = _core.check_labels(y, x)
+    batch_size = _core.check_count(batch_size, "batch_size", minimum=1)
+    seed = _core.check_count(seed, "seed")
+    _check_params(attack_params, "attack_params")
     device = _device(core)
     fn, _ = _attack_fn(attack)
     rank, world = _world()
@@ -194,7 +199,13 @@ def evaluate(model: nn.Module, x: Tensor, y: Tensor, *, attack: str | Callable |
 
 def _predict(model: nn.Module, x: Tensor) -> Tensor:
     with _core.frozen(model, x), torch.no_grad():
-        return model(x).argmax(1)
+        return _core.logits_of(model, x).argmax(1)
+
+
+def _check_params(params: object, name: str) -> None:
+    if params is not None and not isinstance(params, dict):
+        raise TypeError(f"{name}: expected a dict of keyword arguments such as {{'eps': 8/255}}, "
+                        f"got {type(params).__name__}")
 
 
 # ----------------------------------------------------------------------------- the loop
@@ -229,7 +240,7 @@ def train(model: nn.Module, loader: Iterable[tuple[Tensor, Tensor]], *, epochs: 
         :class:`History` — identical on every process.
 
     Notes:
-        The model is left in the train/eval mode it came in; attacks run on the bare module in eval
+        Each submodule is left in the train/eval mode it came in; attacks run on the bare module in eval
         mode with frozen weights, so crafting examples never writes parameter gradients.
 
     Example:
@@ -241,6 +252,16 @@ def train(model: nn.Module, loader: Iterable[tuple[Tensor, Tensor]], *, epochs: 
     adv_fraction = _core.check_nonnegative(adv_fraction, "adv_fraction")
     if adv_fraction > 1:
         raise ValueError(f"adv_fraction: expected a share in [0, 1], got {adv_fraction}")
+    _core.check_bool(progress, "progress")
+    lr = _core.check_nonnegative(lr, "lr")
+    if not hasattr(loader, "__iter__"):
+        raise TypeError(f"loader: expected an iterable of (x, y) batches such as a DataLoader, got {type(loader).__name__}")
+    if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(f"optimizer: expected a torch.optim.Optimizer or None, got {type(optimizer).__name__}")
+    if eval_data is not None and not (isinstance(eval_data, (tuple, list)) and len(eval_data) == 2):
+        raise TypeError("eval_data: expected a pair (x, y) of held-out images and labels, or None")
+    _check_params(attack_params, "attack_params")
+    _check_params(eval_params, "eval_params")
     fn, name = _attack_fn(attack)
     attack_params = dict(attack_params or {})
     if eval_attack == "same":
@@ -266,7 +287,7 @@ def train(model: nn.Module, loader: Iterable[tuple[Tensor, Tensor]], *, epochs: 
         history.robust_accuracy.append(robust)
 
     measure(0, float("nan"))
-    was_training = net.training
+    modes = [(m, m.training) for m in net.modules()]  # each submodule's own mode, restored at the end
     total = epochs * len(loader) if hasattr(loader, "__len__") else None
     bar = tqdm(total=total, desc=f"training ({name or 'clean'})", unit="batch", disable=not progress or rank != 0,
                leave=False)
@@ -277,7 +298,8 @@ def train(model: nn.Module, loader: Iterable[tuple[Tensor, Tensor]], *, epochs: 
             net.train()
             loss_sum, seen = 0.0, 0
             for x, y in loader:
-                x, y = x.to(device), y.to(device)
+                _core.check_images(x, name="loader")
+                x, y = x.to(device), _core.check_labels(y, x, name="loader").to(device)
                 x = _mix(core, fn, x, y, attack_params, adv_fraction)
                 loss = F.cross_entropy(net(x), y)
                 optimizer.zero_grad(set_to_none=True)
@@ -291,7 +313,8 @@ def train(model: nn.Module, loader: Iterable[tuple[Tensor, Tensor]], *, epochs: 
             measure(epoch, loss_sum / max(seen, 1))
     finally:
         bar.close()
-        net.train(was_training)
+        for m, mode in modes:
+            m.training = mode
     return history
 
 
