@@ -249,6 +249,9 @@ def evaluate_attack(model: nn.Module, data: Data, y: Tensor | None = None, *, at
         >>> evaluate_attack(model, x, y, attack="pgd", eps=4/255, step_size=1/255, steps=10)
     """
     _core.check_model(model)
+    _core.check_bool(progress, "progress")
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"name: expected a str or None, got {type(name).__name__}")
     label, fn, needs_model = _resolve_attack(attack)
     batch_size = _check_batch_size(batch_size)
     device = _device(model)
