@@ -28,7 +28,8 @@ from torch import Tensor, nn
 __all__ = [
     "INF", "RANGE_TOLERANCE", "check_model", "check_images", "check_clip", "check_nonnegative", "check_positive",
     "check_count", "check_norm", "check_labels", "check_generator", "check_bool", "check_budget",
-    "check_model_input", "check_logits", "frozen",
+    "check_model_input", "check_logits", "check_finite", "check_index", "check_sequence", "check_tensor",
+    "check_instance", "frozen",
 ]
 
 INF = float("inf")
@@ -71,6 +72,14 @@ def check_nonnegative(value: object, name: str) -> float:
     v = _number(value, name)
     if v < 0 or math.isinf(v):
         raise ValueError(f"{name}: expected a finite number >= 0, got {v}")
+    return v
+
+
+def check_finite(value: object, name: str) -> float:
+    """Any finite real number (a coordinate, a starting point)."""
+    v = _number(value, name)
+    if math.isinf(v):
+        raise ValueError(f"{name}: expected a finite number, got {v}")
     return v
 
 
@@ -128,6 +137,40 @@ def check_norm(norm: object, allowed: tuple[float, ...]) -> float:
 
 def _names(allowed: tuple[float, ...]) -> str:
     return ", ".join("float('inf')" if p == INF else str(int(p)) for p in allowed)
+
+
+def check_index(value: object, name: str, n: int) -> int:
+    """An ``int`` in ``[0, n)`` (a photo of a batch, a class)."""
+    if isinstance(value, Tensor) and value.numel() == 1 and not value.is_floating_point():
+        value = int(value.item())
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 0 <= value < n:
+        raise ValueError(f"{name}: expected an index in [0, {n - 1}], got {value!r}")
+    return int(value)
+
+
+def check_sequence(value: object, name: str, example: str) -> list:
+    """A list, tuple or other iterable (never a single str or number) as a ``list``."""
+    if isinstance(value, (str, bytes, Tensor)) and not (isinstance(value, Tensor) and value.dim() == 1):
+        raise TypeError(f"{name}: expected a sequence such as {example}, got {type(value).__name__} {value!r}")
+    if not hasattr(value, "__iter__"):
+        raise TypeError(f"{name}: expected a sequence such as {example}, got {type(value).__name__}")
+    return list(value)
+
+
+def check_tensor(value: object, name: str, like: Tensor | None = None) -> Tensor:
+    """A ``torch.Tensor``; with ``like``, of the same shape."""
+    if not isinstance(value, Tensor):
+        raise TypeError(f"{name}: expected a torch.Tensor, got {type(value).__name__}")
+    if like is not None and value.shape != like.shape:
+        raise ValueError(f"{name}: expected shape {tuple(like.shape)}, got {tuple(value.shape)}")
+    return value
+
+
+def check_instance(value: object, cls: type, name: str, how: str) -> object:
+    """``value`` if it is a ``cls``; ``how`` says where such a value comes from."""
+    if not isinstance(value, cls):
+        raise TypeError(f"{name}: expected a {cls.__name__} ({how}), got {type(value).__name__}")
+    return value
 
 
 def check_generator(generator: object) -> torch.Generator | None:

@@ -241,6 +241,8 @@ def load_model(name: str = EMBEDDED, device: str | torch.device = "auto", *, cac
     """
     if not isinstance(name, str):
         raise TypeError(f"name: expected a model name string, got {type(name).__name__}")
+    if not isinstance(cache, bool):
+        raise TypeError(f"cache: expected True or False, got {type(cache).__name__} {cache!r}")
     key = name.strip().lower()
     if key not in _BUILDERS:
         raise ValueError(f"name: unknown model {name!r}; choose one of {', '.join(available_models())}")

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from advcourse import checks
 from advcourse.attacks import _core, pgd
 
 __all__ = ["RandomResizePad", "TransferSweep", "transfer_sweep", "hit_rate"]
@@ -58,14 +59,14 @@ class RandomResizePad(nn.Module):
     def __init__(self, model: nn.Module, *, out_size: int | None = None, min_size: int | None = None,
                  mode: str = "nearest", generator: torch.Generator | None = None) -> None:
         super().__init__()
-        self.model = _core.check_model(model)
+        self.model = checks.check_model(model)
         for name, value in (("out_size", out_size), ("min_size", min_size)):
             if value is not None:
-                _core.check_count(value, name, minimum=1)
+                checks.check_count(value, name, minimum=1)
         if mode not in ("bilinear", "nearest"):
             raise ValueError(f"mode: expected 'bilinear' or 'nearest', got {mode!r}")
         self.out_size, self.min_size, self.mode = out_size, min_size, mode
-        self.generator = _core.check_generator(generator)
+        self.generator = checks.check_generator(generator)
 
     def sizes(self, x: Tensor) -> tuple[int, int]:
         """``(min_size, out_size)`` for a batch ``x`` of side ``H``."""
@@ -78,7 +79,7 @@ class RandomResizePad(nn.Module):
 
     def transform(self, x: Tensor) -> Tensor:
         """The randomly resized and padded batch, (N, C, out_size, out_size) in [0, 1]."""
-        _core.check_images(x)
+        checks.check_images(x)
         low, out = self.sizes(x)
         n = x.shape[0]
         device = self.generator.device if self.generator is not None else torch.device("cpu")
@@ -146,18 +147,18 @@ def transfer_sweep(model: nn.Module, defended: nn.Module, x: Tensor, y: Tensor, 
         accepted: optional set of right classes per image (several may be right, e.g. cat breeds,
             as in ``load_samples().accepted``); default: exactly ``y``.
     """
-    _core.check_model(model)
-    _core.check_model(defended)
-    _core.check_images(x)
-    y = _core.check_labels(y, x)
+    checks.check_model(model)
+    checks.check_model(defended)
+    checks.check_images(x)
+    y = checks.check_labels(y, x)
     _check_accepted(accepted, x)
     if isinstance(eps, (str, bytes)) or not hasattr(eps, "__iter__"):
         raise TypeError(f"eps: expected a list of budgets such as [0, 2/255, 4/255], got {type(eps).__name__}")
-    eps = [_core.check_budget(e, "eps") for e in eps]
+    eps = [checks.check_budget(e, "eps") for e in eps]
     if not eps:
         raise ValueError("eps: expected at least one budget")
-    steps = _core.check_count(steps, "steps")
-    step_ratio = _core.check_nonnegative(step_ratio, "step_ratio")
+    steps = checks.check_count(steps, "steps")
+    step_ratio = checks.check_nonnegative(step_ratio, "step_ratio")
     sweep = TransferSweep([], [], [], [], [], [])
     for e in eps:
         x_adv = pgd(model, x, y, eps=e, step_size=step_ratio * e, steps=steps, **params) if e > 0 else x
@@ -172,7 +173,7 @@ def transfer_sweep(model: nn.Module, defended: nn.Module, x: Tensor, y: Tensor, 
 
 
 def _predict(model: nn.Module, x: Tensor) -> Tensor:
-    with _core.frozen(model, x), torch.no_grad():
+    with checks.frozen(model, x), torch.no_grad():
         return _core.logits_of(model, x).argmax(1)
 
 
@@ -181,9 +182,9 @@ def hit_rate(model: nn.Module, x: Tensor, y: Tensor, accepted: Sequence[set[int]
 
     ``accepted``: optional set of right classes per image (``load_samples().accepted``); default ``y``.
     """
-    _core.check_model(model)
-    _core.check_images(x)
-    y = _core.check_labels(y, x)
+    checks.check_model(model)
+    checks.check_images(x)
+    y = checks.check_labels(y, x)
     _check_accepted(accepted, x)
     return _hit_rate(_predict(model, x), y, accepted)
 

@@ -33,6 +33,7 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
+from advcourse import checks
 from advcourse.attacks import _core, get_attack
 from advcourse.viz import new_figure
 
@@ -122,6 +123,7 @@ def _sum(values: list[float], device: torch.device) -> list[float]:
 
 def unwrap(model: nn.Module) -> nn.Module:
     """The module inside a ``DistributedDataParallel`` (or ``DataParallel``) wrapper, else ``model``."""
+    checks.check_model(model)
     return model.module if isinstance(model, (DistributedDataParallel, nn.DataParallel)) else model
 
 
@@ -176,11 +178,11 @@ def evaluate(model: nn.Module, x: Tensor, y: Tensor, *, attack: str | Callable |
     Returns:
         ``(clean_accuracy, robust_accuracy)`` in [0, 1], the same on every process.
     """
-    core = _core.check_model(unwrap(_core.check_model(model)))
-    _core.check_images(x)
-    y = _core.check_labels(y, x)
-    batch_size = _core.check_count(batch_size, "batch_size", minimum=1)
-    seed = _core.check_count(seed, "seed")
+    core = checks.check_model(unwrap(checks.check_model(model)))
+    checks.check_images(x)
+    y = checks.check_labels(y, x)
+    batch_size = checks.check_count(batch_size, "batch_size", minimum=1)
+    seed = checks.check_count(seed, "seed")
     _check_params(attack_params, "attack_params")
     device = _device(core)
     fn, _ = _attack_fn(attack)
@@ -198,7 +200,7 @@ def evaluate(model: nn.Module, x: Tensor, y: Tensor, *, attack: str | Callable |
 
 
 def _predict(model: nn.Module, x: Tensor) -> Tensor:
-    with _core.frozen(model, x), torch.no_grad():
+    with checks.frozen(model, x), torch.no_grad():
         return _core.logits_of(model, x).argmax(1)
 
 
@@ -247,13 +249,13 @@ def train(model: nn.Module, loader: Iterable[tuple[Tensor, Tensor]], *, epochs: 
         >>> history = train(model, loader, epochs=3, attack="pgd", eval_data=(x_test, y_test),
         ...                 attack_params={"eps": 0.2, "step_size": 0.05, "steps": 5})
     """
-    _core.check_model(model)
-    epochs = _core.check_count(epochs, "epochs")
-    adv_fraction = _core.check_nonnegative(adv_fraction, "adv_fraction")
+    checks.check_model(model)
+    epochs = checks.check_count(epochs, "epochs")
+    adv_fraction = checks.check_nonnegative(adv_fraction, "adv_fraction")
     if adv_fraction > 1:
         raise ValueError(f"adv_fraction: expected a share in [0, 1], got {adv_fraction}")
-    _core.check_bool(progress, "progress")
-    lr = _core.check_nonnegative(lr, "lr")
+    checks.check_bool(progress, "progress")
+    lr = checks.check_nonnegative(lr, "lr")
     if not hasattr(loader, "__iter__"):
         raise TypeError(f"loader: expected an iterable of (x, y) batches such as a DataLoader, got {type(loader).__name__}")
     if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
@@ -298,8 +300,8 @@ def train(model: nn.Module, loader: Iterable[tuple[Tensor, Tensor]], *, epochs: 
             net.train()
             loss_sum, seen = 0.0, 0
             for x, y in loader:
-                _core.check_images(x, name="loader")
-                x, y = x.to(device), _core.check_labels(y, x, name="loader").to(device)
+                checks.check_images(x, name="loader")
+                x, y = x.to(device), checks.check_labels(y, x, name="loader").to(device)
                 x = _mix(core, fn, x, y, attack_params, adv_fraction)
                 loss = F.cross_entropy(net(x), y)
                 optimizer.zero_grad(set_to_none=True)

@@ -19,6 +19,7 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor, nn
 
+from advcourse import checks
 from advcourse.attacks import _core
 from advcourse.attacks.semantic import blend, semantic
 from advcourse.images import SampleBatch, load_samples
@@ -37,7 +38,7 @@ def _device(model: nn.Module) -> torch.device:
 
 def _probs(model: nn.Module, x: Tensor, batch_size: int = 32) -> Tensor:
     """Softmax probabilities (N, K) on the CPU, in eval mode, model left as found."""
-    with _core.frozen(model, x), torch.no_grad():
+    with checks.frozen(model, x), torch.no_grad():
         return torch.cat([_core.logits_of(model, x[i:i + batch_size]).softmax(1).cpu()
                           for i in range(0, x.shape[0], batch_size)])
 
@@ -112,7 +113,7 @@ def negation_table(model: nn.Module, photos: SampleBatch | None = None) -> Negat
         its accepted labels. Ranks count from 1.
     """
     photos = load_samples() if photos is None else photos
-    x = _core.check_images(photos.x)
+    x = checks.check_images(photos.x)
     probs = _probs(model, torch.cat([x, semantic(x)]).to(_device(model)))
     n = x.shape[0]
     p_orig, p_neg = probs[:n], probs[n:]
@@ -195,10 +196,10 @@ def blend_path(model: nn.Module, x: Tensor, y: int, accepted: Sequence[int] | No
         y: its true class; ``accepted``: classes also counted right (default: just ``y``).
         steps: grid size (>= 2); 21 gives steps of 0.05.
     """
-    _core.check_images(x)
+    checks.check_images(x)
     if x.shape[0] != 1:
         raise ValueError(f"x: expected one photo (1, C, H, W), got a batch of {x.shape[0]}")
-    steps = _core.check_count(steps, "steps", minimum=2)
+    steps = checks.check_count(steps, "steps", minimum=2)
     ts = torch.linspace(0, 1, steps)
     xs = blend(x.expand(steps, -1, -1, -1), ts.to(x.device))
     probs = _probs(model, xs.to(_device(model)))
