@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import math
 import numbers
+import functools
+import inspect
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Iterator, TypeVar
 
 import torch
 from torch import Tensor, nn
@@ -29,7 +31,7 @@ __all__ = [
     "INF", "RANGE_TOLERANCE", "check_model", "check_images", "check_clip", "check_nonnegative", "check_positive",
     "check_count", "check_norm", "check_labels", "check_generator", "check_bool", "check_budget",
     "check_model_input", "check_logits", "check_finite", "check_index", "check_sequence", "check_tensor",
-    "check_instance", "frozen",
+    "check_instance", "shared_attack_checks", "frozen",
 ]
 
 INF = float("inf")
@@ -253,6 +255,53 @@ def check_labels(y: object, x: Tensor, *, targeted: bool = False, name: str = "y
     if int(y.min()) < 0:
         raise ValueError(f"{name}: class indices must be >= 0, got {int(y.min())}")
     return y
+
+
+# ----------------------------------------------------------------------------- every attack's arguments
+_FLAGS = ("targeted", "random_start", "early_stop", "return_info", "center")
+_BUDGETS = ("eps", "step_size", "sigma")
+_LINF_NAMES = ("inf", "linf", "l_inf")
+
+Attack = TypeVar("Attack", bound=Callable)
+
+
+def shared_attack_checks(attack: Attack) -> Attack:
+    """``attack`` with the checks all attacks share run first, each attack keeping its own after.
+
+    * every flag (``targeted``, ``random_start``, ``early_stop``, ``return_info``, ``center``) must
+      be a ``bool``: ``bool('no')`` is ``True``;
+    * an L∞ budget (``eps``, ``step_size``, ``sigma``) must fit in the pixel box
+      (:func:`check_budget`): ``eps=8`` on [0, 1] pixels meant ``8/255``.
+
+    Arguments of the wrong kind for these checks (a str norm that is not a norm, a missing
+    argument) are left to the attack's own checks and to Python. The wrapper keeps the attack's
+    name, docstring, signature and source (``functools.wraps``), so ``show_source(fgsm)`` shows
+    the attack itself.
+    """
+    signature = inspect.signature(attack)
+
+    @functools.wraps(attack)
+    def checked(*args, **kwargs):
+        try:
+            bound = signature.bind(*args, **kwargs)
+        except TypeError:  # a missing or unknown argument: Python's own message names it
+            return attack(*args, **kwargs)
+        bound.apply_defaults()
+        given = bound.arguments
+        for flag in _FLAGS:
+            if flag in given:
+                check_bool(given[flag], flag)
+        norm = given.get("norm", INF)
+        linf = norm == INF if not isinstance(norm, str) else norm.strip().lower() in _LINF_NAMES
+        lo, hi = given.get("clip_min", 0.0), given.get("clip_max", 1.0)
+        box = all(isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v) for v in (lo, hi))
+        for budget in _BUDGETS:
+            value = given.get(budget)
+            if linf and box and lo < hi and isinstance(value, (numbers.Real, Tensor)) and not isinstance(value, bool):
+                check_budget(value, budget, INF, float(lo), float(hi))
+        return attack(*args, **kwargs)
+
+    return checked  # type: ignore[return-value]
 
 
 # ----------------------------------------------------------------------------- model and input

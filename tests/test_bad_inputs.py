@@ -207,14 +207,20 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):  # a client that gave up (the deadline): expected
+        pass
+
+
 _SERVER: list[str] = []
 
 
 def server() -> str:
     """Base URL of a loopback HTTP server (started once)."""
     if not _SERVER:
-        httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        httpd.daemon_threads = True
+        httpd = _QuietServer(("127.0.0.1", 0), _Handler)
         threading.Thread(target=httpd.serve_forever, daemon=True).start()
         _SERVER.append(f"127.0.0.1:{httpd.server_address[1]}")
     return _SERVER[0]
@@ -712,12 +718,31 @@ def widget_cases() -> list[Case]:
     from advcourse.widgets.gradients import render_descent
     from advcourse.widgets.noise import render_noise
     from advcourse.widgets.pgd import pgd_trace, render_pgd, step_grid
+    from advcourse.defences import RandomResizePad, transfer_sweep
+    from advcourse.widgets.defences import render_transfer
+    from advcourse.widgets.semantic import blend_path, render_blend
     from advcourse.widgets.threat_models import render_feedback, render_scenario
 
     sw = sweep(FIXTURE_MODEL, X, Y, [0, 1 / 255, 2 / 255])
     grid = step_grid(FIXTURE_MODEL, X, Y, eps=2 / 255, step_sizes=[1 / 255], steps=2)
+    path = blend_path(FIXTURE_MODEL, X1, 3, steps=3)
+    ts = transfer_sweep(FIXTURE_MODEL, RandomResizePad(FIXTURE_MODEL), X, Y, [0, 2 / 255], steps=1)
     emb = lambda: [embedded()]  # noqa: E731
     return [
+        err("blend_path-y-str", lambda: blend_path(TINY, X1, "cat"), T, "y"),
+        err("blend_path-batch", lambda: blend_path(TINY, X, 3), V, "x"),
+        err("blend_path-steps-1", lambda: blend_path(TINY, X1, 3, steps=1), V, "steps"),
+        err("render_blend-t-2", lambda: render_blend(X1, path, 2.0), V, "t"),
+        err("render_blend-t-str", lambda: render_blend(X1, path, "half"), T, "t"),
+        err("render_blend-path-dict", lambda: render_blend(X1, {"ts": [0]}, 0.5), T, "path"),
+        ok("render_blend-ok", lambda: render_blend(X1, path, 0.5), lambda r: len(r.axes) == 3, lambda: []),
+        err("render_transfer-sweep-list", lambda: render_transfer([0.1], 0.1), T, "sweep"),
+        err("render_transfer-eps-off-grid", lambda: render_transfer(ts, 1 / 255), V, "eps"),
+        err("render_transfer-eps-str", lambda: render_transfer(ts, "2/255"), T, "eps"),
+        err("render_transfer-photo-9", lambda: render_transfer(ts, 2 / 255, photo=9), V, "photo"),
+        err("render_transfer-names-short", lambda: render_transfer(ts, 2 / 255, photo=2, names=["a"]), V, "names"),
+        ok("render_transfer-ok", lambda: render_transfer(ts, 2 / 255, photo=1), lambda r: len(r.axes) == 2,
+           lambda: []),
         err("render_classification-typo", lambda: render_classification("chelsa_cat", embedded()), IL, "did you mean",
             emb),
         err("render_classification-model-str", lambda: render_classification("chelsea_cat", "lite0"), T, "model"),

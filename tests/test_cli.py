@@ -94,3 +94,25 @@ def test_help_does_not_import_torch():
            "assert 'torch' not in sys.modules, 'torch imported'"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
+
+
+@pytest.mark.parametrize("argv", [
+    ["attack", "chelsea_cat", "--out", "/tmp"],                       # a folder (matplotlib would write /tmp.png)
+    ["attack", "chelsea_cat", "--eps", "8"],                          # 8 meant 8/255
+    ["attack", "chelsa_cat"],                                          # a typo of a sample name
+    ["attack", "chelsea_cat", "--attack", "pgd", "--steps", "10000000"],
+])
+def test_mistakes_are_reported_before_any_work(argv):
+    """Checked before PyTorch is even imported: the answer comes at once, and nothing ran."""
+    code = ("import sys; from advcourse.cli import main\ntry:\n status = main(sys.argv[1:])\n"
+            "except SystemExit as stop:\n status = stop.code\nassert 'torch' not in sys.modules\nsys.exit(status)")
+    out = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.startswith("advcourse: error:") and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_seed_makes_pgd_repeatable(capsys, tmp_path):
+    argv = ["attack", "chelsea_cat", "--attack", "pgd", "--eps", "2/255", "--step-size", "1/255", "--steps", "2",
+            "--device", "cpu", "--out", str(tmp_path / "p.png")]
+    first = run(capsys, *argv, "--seed", "1")[1]
+    assert run(capsys, *argv, "--seed", "1")[1] == first

@@ -7,6 +7,7 @@ from torch import Tensor, nn
 
 from advcourse.attacks import _core
 from advcourse.attacks._core import AttackInfo
+from advcourse.checks import shared_attack_checks
 
 __all__ = ["deepfool"]
 
@@ -70,7 +71,6 @@ def deepfool(model: nn.Module, x: Tensor, y: Tensor | None = None, *, num_classe
     num_classes = _core.check_count(num_classes, "num_classes", minimum=2)
     overshoot = _core.check_nonnegative(overshoot, "overshoot")
     max_iter = _core.check_count(max_iter, "max_iter")
-    _core.check_bool(return_info, "return_info")
     y = _core.check_labels(y, x)
     x = x.detach()
     n = x.shape[0]
@@ -111,6 +111,9 @@ def deepfool(model: nn.Module, x: Tensor, y: Tensor | None = None, *, num_classe
         delta = x_adv - x
         return x_adv, AttackInfo(success=pred != y, iterations=iterations, l2=_core.per_sample_norm(delta, 2.0),
                                  linf=_core.per_sample_norm(delta, _core.INF), y=y, pred=pred)
+
+
+deepfool = shared_attack_checks(deepfool)  # flags must be bools; an L∞ budget must fit the pixel box
 
 
 def _candidates(logits: Tensor, y: Tensor, num_classes: int) -> Tensor:

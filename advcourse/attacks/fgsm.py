@@ -7,6 +7,7 @@ from torch import Tensor, nn
 
 from advcourse.attacks import _core
 from advcourse.attacks._core import AttackInfo
+from advcourse.checks import shared_attack_checks
 
 __all__ = ["fgsm"]
 
@@ -51,9 +52,8 @@ def fgsm(model: nn.Module, x: Tensor, y: Tensor | None = None, *, eps: float, no
     _core.check_model(model)
     clip_min, clip_max = _core.check_clip(clip_min, clip_max)
     _core.check_images(x, clip_min, clip_max)
+    eps = _core.check_nonnegative(eps, "eps")
     norm = _core.check_norm(norm, (_core.INF, 2.0, 1.0))
-    eps = _core.check_budget(eps, "eps", norm, clip_min, clip_max)
-    _core.check_bool(return_info, "return_info")
     y = _core.check_labels(y, x, targeted=targeted)
     x = x.detach()
     with _core.frozen(model, x):
@@ -65,3 +65,6 @@ def fgsm(model: nn.Module, x: Tensor, y: Tensor | None = None, *, eps: float, no
         if not return_info:
             return x_adv
         return x_adv, _core.make_info(model, x, x_adv, y, torch.ones_like(y), targeted)
+
+
+fgsm = shared_attack_checks(fgsm)  # flags must be bools; an L∞ budget must fit the pixel box

@@ -8,6 +8,7 @@ import torch
 from torch import Tensor
 
 from advcourse.attacks import _core
+from advcourse.checks import shared_attack_checks
 
 __all__ = ["noise", "gaussian_noise"]
 
@@ -34,7 +35,7 @@ def noise(x: Tensor, *, eps: float, clip_min: float = 0.0, clip_max: float = 1.0
     Example:
         >>> x_adv = noise(x, eps=8/255, generator=torch.Generator().manual_seed(0))
     """
-    eps = _core.check_budget(eps, "eps", _core.INF, *_core.check_clip(clip_min, clip_max))
+    eps = _core.check_nonnegative(eps, "eps")
     return _add_noise(x, lambda: 2 * _core._rand(x.shape, x, generator) - 1, eps, clip_min, clip_max, generator)
 
 
@@ -60,9 +61,13 @@ def gaussian_noise(x: Tensor, *, sigma: float, clip_min: float = 0.0, clip_max: 
     Example:
         >>> x_adv = gaussian_noise(x, sigma=8/255, generator=torch.Generator().manual_seed(0))
     """
-    sigma = _core.check_budget(sigma, "sigma", _core.INF, *_core.check_clip(clip_min, clip_max))
+    sigma = _core.check_nonnegative(sigma, "sigma")
     return _add_noise(x, lambda: _core._rand(x.shape, x, generator, normal=True), sigma, clip_min, clip_max,
                       generator)
+
+
+noise = shared_attack_checks(noise)  # an L∞ budget must fit the pixel box (eps=8 meant 8/255)
+gaussian_noise = shared_attack_checks(gaussian_noise)
 
 
 def _add_noise(x: Tensor, draw: Callable[[], Tensor], scale: float, clip_min: float, clip_max: float,

@@ -7,6 +7,7 @@ from torch import Tensor, nn
 
 from advcourse.attacks import _core
 from advcourse.attacks._core import AttackInfo
+from advcourse.checks import shared_attack_checks
 
 __all__ = ["pgd", "pgd_step"]
 
@@ -57,13 +58,10 @@ def pgd(model: nn.Module, x: Tensor, y: Tensor | None = None, *, eps: float, ste
     _core.check_model(model)
     clip_min, clip_max = _core.check_clip(clip_min, clip_max)
     _core.check_images(x, clip_min, clip_max)
-    norm = _core.check_norm(norm, (_core.INF, 2.0))
-    eps = _core.check_budget(eps, "eps", norm, clip_min, clip_max)
-    step_size = _core.check_budget(step_size, "step_size", norm, clip_min, clip_max)
+    eps = _core.check_nonnegative(eps, "eps")
+    step_size = _core.check_nonnegative(step_size, "step_size")
     steps = _core.check_count(steps, "steps")
-    random_start = _core.check_bool(random_start, "random_start")
-    early_stop = _core.check_bool(early_stop, "early_stop")
-    return_info = _core.check_bool(return_info, "return_info")
+    norm = _core.check_norm(norm, (_core.INF, 2.0))
     y = _core.check_labels(y, x, targeted=targeted)
     _core.check_generator(generator)
     x = x.detach()
@@ -87,6 +85,9 @@ def pgd(model: nn.Module, x: Tensor, y: Tensor | None = None, *, eps: float, ste
         if not return_info:
             return x_adv
         return x_adv, _core.make_info(model, x, x_adv, y, iterations, targeted)
+
+
+pgd = shared_attack_checks(pgd)  # flags must be bools; an L∞ budget must fit the pixel box
 
 
 def pgd_step(x: Tensor, x_adv: Tensor, grad: Tensor, step_size: float, eps: float, norm: float,

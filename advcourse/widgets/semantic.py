@@ -200,6 +200,7 @@ def blend_path(model: nn.Module, x: Tensor, y: int, accepted: Sequence[int] | No
     if x.shape[0] != 1:
         raise ValueError(f"x: expected one photo (1, C, H, W), got a batch of {x.shape[0]}")
     steps = checks.check_count(steps, "steps", minimum=2)
+    y = checks.check_count(y, "y")
     ts = torch.linspace(0, 1, steps)
     xs = blend(x.expand(steps, -1, -1, -1), ts.to(x.device))
     probs = _probs(model, xs.to(_device(model)))
@@ -209,6 +210,11 @@ def blend_path(model: nn.Module, x: Tensor, y: int, accepted: Sequence[int] | No
 def render_blend(x: Tensor, path: BlendPath, t: float, title: str = "") -> Figure:
     """Three panels at blend ``t``: the blended picture, its top-5 classes, and the true class's
     probability along the whole path with ``t`` marked. Pure: uses ``path``, never the model."""
+    checks.check_images(x)
+    checks.check_instance(path, BlendPath, "path", "made by blend_path")
+    t = checks.check_nonnegative(t, "t")
+    if t > 1:
+        raise ValueError(f"t: expected a number in [0, 1], got {t}")
     i = path.index(t)
     t = float(path.ts[i])
     probs = path.probs[i]
