@@ -42,6 +42,7 @@ from torch import Tensor, nn
 
 from advcourse import checks
 from advcourse.attacks import _core
+from advcourse.formatting import rounded_repr
 
 __all__ = [
     "signed_score",
@@ -197,6 +198,8 @@ class LinearStep:
         x_adv: (d,) ``x + (1 + overshoot) · r``, classified differently from ``x``.
     """
 
+    __repr__ = rounded_repr  # floats rounded: the same on every CPU
+
     k0: int
     l: int
     distances: np.ndarray
@@ -233,6 +236,8 @@ class Crossing:
         l2, linf: ‖x_t − x‖₂ and ‖x_t − x‖∞ of that clipped point (pixel units, [0, 1] scale).
         pred: int64 prediction there (``-1`` where nothing flipped).
     """
+
+    __repr__ = rounded_repr  # floats rounded: the same on every CPU
 
     t: Tensor
     l2: Tensor

@@ -44,6 +44,7 @@ from advcourse.checks import (  # noqa: F401
     check_norm,
     frozen,
 )
+from advcourse.formatting import rounded_repr
 
 __all__ = [
     "AttackInfo",
@@ -174,6 +175,8 @@ class AttackInfo:
         y: int64; the labels the attack used (true labels, targets, or the model's predictions).
         pred: int64; the model's prediction at ``x_adv``.
     """
+
+    __repr__ = rounded_repr  # floats rounded: the same on every CPU
 
     success: Tensor
     iterations: Tensor
