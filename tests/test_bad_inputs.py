@@ -708,7 +708,21 @@ def defence_cases() -> list[Case]:
         err("negative_tradeoff-train-tensor", lambda: negative_tradeoff(TINY, X, (X, Y), [1], progress=False), T,
             "train_data"),
         err("unwrap-none", lambda: d.unwrap(None), T, "model"),
+        ok("train-keeps-each-submodule-mode", trained_modes, lambda r: r[0] == r[1], lambda: []),
+        ok("negative_tradeoff-leaves-model", lambda: negative_tradeoff(TINY, (X, Y), (X, Y), [0, 2], steps=1,
+                                                                       batch_size=2, progress=False),
+           lambda r: r.counts == [0, 2] and all(0 <= v <= 1 for v in r.regular["mixed"])),
     ]
+
+
+def trained_modes() -> tuple[list[bool], list[bool]]:
+    """``train`` changes the weights (its job) but hands each submodule back in its own mode."""
+    from advcourse.defences import train
+
+    net = tricky_model(seed=9)
+    before = [m.training for m in net.modules()]
+    train(net, [(X, Y)], epochs=1, attack="fgsm", attack_params={"eps": 0.01}, progress=False)
+    return before, [m.training for m in net.modules()]
 
 
 def widget_cases() -> list[Case]:
