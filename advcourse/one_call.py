@@ -109,7 +109,8 @@ def classify(src: ImageSource | torch.Tensor, model: str | nn.Module = "efficien
         :class:`Predictions`, highest probability first.
     """
     net = _as_model(model, device)
-    x = _one_image(src)
+    x = _one_image(src).to(_model_device(net))
+    checks.check_model_input(net, x, name="src")
     return predict(net, x, topk)[0]
 
 
@@ -231,6 +232,7 @@ def attack(src: ImageSource | torch.Tensor, attack: str = "fgsm", model: str | n
     net = _as_model(model, device)
     dev = _model_device(net)
     x = _one_image(src).to(dev)
+    checks.check_model_input(net, x, name="src")
     target_index = _resolve_target(target)
     if target_index is not None and not spec.targeted:
         raise ValueError(f"target: the {spec.name} attack is untargeted; use fgsm or pgd for a target")

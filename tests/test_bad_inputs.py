@@ -438,7 +438,9 @@ def one_call_cases() -> list[Case]:
         err("classify-uint8", lambda: classify((cat() * 255).to(torch.uint8), model=embedded()), T, "src", emb),
         err("classify-nan", lambda: classify(cat() * float("nan"), model=embedded()), V, "src", emb),
         err("classify-1-channel", lambda: classify(cat()[:, :1], model=embedded()), V, "src", emb),
-        err("classify-float64", lambda: classify(cat().double(), model=embedded()), T, "x", emb),
+        err("classify-float64", lambda: classify(cat().double(), model=embedded()), T, "src", emb),
+        err("attack-float64", lambda: attack(cat().double(), "fgsm", model=embedded()), T, "src", emb),
+        err("classify-1-channel-tiny", lambda: classify(torch.rand(1, 1, 8, 8), model=TINY), V, "src"),
         err("classify-meta", lambda: classify(torch.empty(1, 3, 224, 224, device="meta"), model=embedded()), V,
             "src", emb),
         err("classify-batch-of-2", lambda: classify(torch.rand(2, 3, 32, 32), model=embedded()), V, "src", emb),
@@ -1101,6 +1103,34 @@ def test_case(case: Case, capsys):
     if kind not in ("clear error", "correct result"):
         FAILURES.append(f"{case.id}: {kind}: {detail}")
     assert kind in ("clear error", "correct result"), f"{kind}: {detail}"
+
+
+#: The reported examples, each with the case that covers it (the suite fails if one goes missing).
+REPORTED = {
+    "predict restores each submodule's mode (one BatchNorm in eval)": "predict-one-batchnorm-in-eval",
+    "classify(model=Wrapper(load_model())) leaves the cached model alone": "classify-wrapper-of-cached-model",
+    "16-bit PNG": "png-16bit-grey", "EXIF orientation": "jpeg-exif-orientation",
+    "RGBA with alpha 0 (hidden RGB)": "png-rgba-alpha0-white", "classify(x*255)": "classify-x255",
+    "classify(uint8)": "classify-uint8", "classify(NaN)": "classify-nan", "classify(1 channel)": "classify-1-channel",
+    "attack(..., eps=8)": "attack-eps-8", "--eps 8": "cli-eps-8", "semantic(x, max_val=255)": "semantic-max_val-255-on-01",
+    "random_start='no'": "attack-random_start-no", "targeted='yes'": "attack-targeted-yes",
+    "defences.hit_rate with a wrong-length y": "hit_rate-y-short",
+    "evaluate with a wrong-length y": "evaluate_attack-y-long", "defences.evaluate with a wrong-length y":
+    "defences.evaluate-y-short", "--out /tmp": "cli-out-dir", "meta-device input": "classify-meta",
+    "float64 input": "classify-float64", "a model returning a tuple": "fgsm-model-tuple",
+    "a 1x100000 PNG": "png-1x100000", "file:// URL": "url-file-scheme", "ftp:// URL": "url-ftp-scheme",
+    "upper-case scheme": "url-FTP-upper", "upper-case http scheme": "url-HTTP-upper",
+    "base64 data URI with line breaks": "data-uri-line-breaks", "a str timeout": "url-timeout-str",
+    "load_samples('chelsea_cat')": "load_samples-str", "wrong argument types to the defences": "transfer_sweep-eps-str",
+    "wrong argument types to the exercise checkers": "ex6-steps-iterations-list", "--eps 1e999": "cli-eps-1e999",
+    "a server dripping one byte every 2 s": "url-drip-body", "--seed makes pgd repeatable": "cli-pgd-seed-repeatable",
+    "sample typo chelsa_cat": "cli-sample-typo", "sample typo Chelsea_Cat": "cli-sample-case",
+}
+
+
+def test_every_reported_example_has_its_case():
+    ids = {c.id for c in CASES}
+    assert not [k for k, case in REPORTED.items() if case not in ids]
 
 
 def test_case_ids_are_unique():
