@@ -17,10 +17,10 @@ model that keeps one BatchNorm in eval mode).
 
 from __future__ import annotations
 
-import math
-import numbers
 import functools
 import inspect
+import math
+import numbers
 from contextlib import contextmanager
 from typing import Callable, Iterator, TypeVar
 
