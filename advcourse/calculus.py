@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from matplotlib.figure import Figure
 from torch import Tensor, nn
 
+from advcourse import checks
 from advcourse import viz
 from advcourse.attacks import _core
 from advcourse.formatting import rounded_repr
@@ -48,7 +49,7 @@ def bowl(x: Tensor | float) -> Tensor | float:
 
 
 def _point(x0: object, name: str = "x0") -> float:
-    value = _core._number(x0, name)
+    value = checks._number(x0, name)
     if math.isinf(value):
         raise ValueError(f"{name}: expected a finite number, got {value}")
     return value
@@ -100,8 +101,8 @@ def gradient_descent(fn: Fn, x0: float, *, lr: float, steps: int) -> list[float]
         ``lr = 1`` and grows (diverges) for ``lr > 1``. A path that overflows stops at ``inf``.
     """
     x = _point(x0)
-    lr = _core.check_nonnegative(lr, "lr")
-    steps = _core.check_count(steps, "steps")
+    lr = checks.check_nonnegative(lr, "lr")
+    steps = checks.check_count(steps, "steps")
     path = [x]
     for _ in range(steps):
         if not math.isfinite(x):
@@ -234,10 +235,10 @@ def sign_vs_random(model: nn.Module, x: Tensor, y: Tensor, *, eps: float,
     """
     from advcourse.explain import input_gradient
 
-    _core.check_images(x)
-    eps = _core.check_nonnegative(eps, "eps")
-    _core.check_generator(generator)
-    y = _core.check_labels(y, x)
+    checks.check_images(x)
+    eps = checks.check_nonnegative(eps, "eps")
+    checks.check_generator(generator)
+    y = checks.check_labels(y, x)
     if y is None:
         raise ValueError("y: expected the true labels, got None")
     if grad is None:
@@ -249,7 +250,7 @@ def sign_vs_random(model: nn.Module, x: Tensor, y: Tensor, *, eps: float,
         g = grad.detach().to(x)
     r = torch.randint(0, 2, x.shape, generator=generator, device="cpu").to(x) * 2 - 1
     batch = torch.cat([x, (x + eps * g.sign()).clamp(0, 1), (x + eps * r).clamp(0, 1)])
-    with _core.frozen(model, x), torch.no_grad():
+    with checks.frozen(model, x), torch.no_grad():
         logits = _core.logits_of(model, batch, y)
     loss = F.cross_entropy(logits, y.repeat(3), reduction="none").view(3, -1)
     return StepComparison(eps, loss[1] - loss[0], loss[2] - loss[0], eps * g.abs().flatten(1).sum(1))

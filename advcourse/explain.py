@@ -9,7 +9,7 @@ to the *input pixels* (not the weights). This module computes it and turns it in
 * :func:`show_source`: any course function's source, highlighted in a notebook, plain in a terminal.
 
 The model is left exactly as found (eval mode inside, modes and ``requires_grad`` flags restored,
-no parameter ``.grad`` written): the same guard, :func:`advcourse.attacks._core.frozen`, as the attacks.
+no parameter ``.grad`` written): the same guard, :func:`advcourse.attacks.checks.frozen`, as the attacks.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor, nn
 
+from advcourse import checks
 from advcourse import viz
 from advcourse.attacks import _core
 
@@ -30,11 +31,11 @@ __all__ = ["input_gradient", "gradient_sign", "saliency", "show_saliency", "Sour
 
 def _gradient(model: nn.Module, x: Tensor, y: Tensor | None, targeted: bool) -> tuple[Tensor, Tensor]:
     """(∇x of the attack objective, labels used); validation and the model guard from ``_core``."""
-    _core.check_model(model)
-    _core.check_images(x)
-    y = _core.check_labels(y, x, targeted=targeted)
+    checks.check_model(model)
+    checks.check_images(x)
+    y = checks.check_labels(y, x, targeted=targeted)
     x = x.detach()
-    with _core.frozen(model, x):
+    with checks.frozen(model, x):
         x_in = x.clone().requires_grad_(True)
         logits = _core.logits_of(model, x_in, y)
         y = logits.argmax(1).detach() if y is None else y

@@ -227,6 +227,8 @@ def get_scenario(key: str | Scenario) -> Scenario:
     """The :class:`Scenario` called ``key``; ``ValueError`` lists the choices."""
     if isinstance(key, Scenario):
         return key
+    if not isinstance(key, str):
+        raise TypeError(f"scenario: expected a scenario key (str) or a Scenario, got {type(key).__name__}")
     if key not in SCENARIOS:
         raise ValueError(f"scenario: unknown key {key!r}; choose one of {', '.join(SCENARIOS)}")
     return SCENARIOS[key]

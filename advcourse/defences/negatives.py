@@ -19,7 +19,8 @@ from matplotlib.figure import Figure
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, RandomSampler, TensorDataset
 
-from advcourse.attacks import _core, semantic
+from advcourse import checks
+from advcourse.attacks import semantic
 from advcourse.defences.training import evaluate, train
 from advcourse.formatting import rounded_repr
 from advcourse.progress import progress_bar
@@ -79,10 +80,12 @@ def negative_tradeoff(model: nn.Module, train_data: tuple[Tensor, Tensor], test_
     Returns:
         :class:`NegativeTradeoff`.
     """
-    x, y = train_data
-    x_test, y_test = test_data
-    steps = _core.check_count(steps, "steps", minimum=1)
-    counts = [_core.check_count(n, "counts", minimum=0) for n in counts]
+    checks.check_model(model)
+    x, y = _pair(train_data, "train_data")
+    x_test, y_test = _pair(test_data, "test_data")
+    steps = checks.check_count(steps, "steps", minimum=1)
+    checks.check_bool(progress, "progress")
+    counts = [checks.check_count(n, "counts", minimum=0) for n in checks.check_sequence(counts, "counts", "[0, 10, 100]")]
     if not counts or max(counts) > x.shape[0]:
         raise ValueError(f"counts: expected numbers in [0, {x.shape[0]}], got {counts}")
     negatives_test = semantic(x_test)
@@ -104,6 +107,15 @@ def negative_tradeoff(model: nn.Module, train_data: tuple[Tensor, Tensor], test_
             bar.update(1)
     bar.close()
     return result
+
+
+def _pair(data: object, name: str) -> tuple[Tensor, Tensor]:
+    """``(x, y)``: images in [0, 1] and their labels."""
+    if not (isinstance(data, (tuple, list)) and len(data) == 2):
+        raise TypeError(f"{name}: expected a pair (x, y) of images and labels, got {type(data).__name__}")
+    x, y = data
+    checks.check_images(x, name=name)
+    return x, checks.check_labels(y, x, name=name)
 
 
 def _loader(x: Tensor, y: Tensor, steps: int, batch_size: int, seed: int) -> DataLoader:

@@ -22,7 +22,7 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from torch import Tensor, nn
 
-from advcourse import geometry
+from advcourse import checks, geometry
 from advcourse.labels import class_name
 from advcourse.viz import amplify, new_figure, to_hwc
 
@@ -80,6 +80,11 @@ def _arrow(ax: Axes, start: np.ndarray, end: np.ndarray, colour: str) -> None:
                 arrowprops={"arrowstyle": "->", "color": colour, "lw": 2, "shrinkA": 0, "shrinkB": 0})
 
 
+def _point(px: float, py: float) -> np.ndarray:
+    """The slider point as a 2-vector; strings and NaN are refused (NumPy would take "1" silently)."""
+    return np.array([checks.check_finite(px, "px"), checks.check_finite(py, "py")], dtype=float)
+
+
 def render_binary(px: float, py: float, overshoot: float = 0.02,
                   w: Sequence[float] = tuple(BINARY_W), b: float = BINARY_B) -> Figure:
     """A linear binary classifier in 2-D: the point, its projection onto the boundary, the overshoot.
@@ -93,8 +98,9 @@ def render_binary(px: float, py: float, overshoot: float = 0.02,
         overshoot: >= 0, how far past the boundary to go (0.02 in the paper).
         w, b: the classifier (default: the lesson's ``x₁ + 2 x₂ − 2``).
     """
+    x = _point(px, py)
+    overshoot = checks.check_nonnegative(overshoot, "overshoot")
     w = np.asarray(w, dtype=float)
-    x = np.array([px, py], dtype=float)
     f = geometry.signed_score(w, b, x)
     proj = geometry.projection(w, b, x)
     x_adv = geometry.overshoot_point(w, b, x, overshoot)
@@ -148,7 +154,8 @@ def render_multiclass(px: float, py: float, overshoot: float = 0.02) -> Figure:
         px, py: the point's coordinates.
         overshoot: >= 0, how far past the boundary to go.
     """
-    x = np.array([px, py], dtype=float)
+    x = _point(px, py)
+    overshoot = checks.check_nonnegative(overshoot, "overshoot")
     step = geometry.linear_deepfool_step(TOY_W, TOY_B, x, overshoot)
     fig = new_figure(5.6, 5.0)
     ax = fig.subplots()

@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import ScalarFormatter
 from torch import Tensor, nn
 
+from advcourse import checks
 from advcourse.attacks import _core, fgsm, noise
 from advcourse.formatting import rounded_repr
 from advcourse.labels import class_name
@@ -96,7 +97,7 @@ class Sweep:
 
 def _check_grid(eps_grid: Sequence[float]) -> Tensor:
     try:
-        values = [_core.check_nonnegative(e, "eps_grid") for e in eps_grid]
+        values = [checks.check_budget(e, "eps_grid") for e in eps_grid]
     except TypeError:
         raise TypeError("eps_grid: expected a sequence of budgets such as [0, 1/255, 2/255]") from None
     if not values:
@@ -108,7 +109,7 @@ def _check_grid(eps_grid: Sequence[float]) -> Tensor:
 
 def _logits(model: nn.Module, x: Tensor) -> Tensor:
     """One no-grad forward in eval mode (the model's modes are restored)."""
-    with _core.frozen(model, x), torch.no_grad():
+    with checks.frozen(model, x), torch.no_grad():
         return _core.logits_of(model, x)
 
 
@@ -131,9 +132,9 @@ def sweep(model: nn.Module, x: Tensor, y: Tensor, eps_grid: Sequence[float], *, 
     Returns:
         :class:`Sweep` holding every ``x_adv`` and its logits.
     """
-    _core.check_model(model)
-    _core.check_images(x)
-    y = _core.check_labels(y, x, targeted=targeted)
+    checks.check_model(model)
+    checks.check_images(x)
+    y = checks.check_labels(y, x, targeted=targeted)
     if y is None:
         raise ValueError("y: expected the labels of x, got None")
     grid = _check_grid(eps_grid)
@@ -192,6 +193,7 @@ def render_eps(sw: Sweep, photo: int, eps: float, names: Sequence[str] | None = 
         eps: a budget on ``sw``'s grid.
         names: optional photo names for the title.
     """
+    checks.check_instance(sw, Sweep, "sw", "made by advcourse.widgets.fgsm.sweep")
     if not 0 <= int(photo) < sw.x.shape[0]:
         raise ValueError(f"photo: expected an index in [0, {sw.x.shape[0] - 1}], got {photo}")
     e, clean = sw.index(eps), sw.index(float(sw.eps[0]))

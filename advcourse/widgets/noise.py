@@ -14,6 +14,7 @@ import torch
 from matplotlib.figure import Figure
 from torch import nn
 
+from advcourse import checks
 from advcourse.images import load_image, sample_info, samples
 from advcourse.labels import IMAGENET_CLASSES
 from advcourse.noise_study import KINDS, add_noise, probabilities
@@ -31,9 +32,16 @@ _CACHE: OrderedDict[tuple, tuple[torch.Tensor, torch.Tensor]] = OrderedDict()
 def noisy_outputs(model: nn.Module, photo: str, level: float, kind: str = "uniform",
                   seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """The noisy photo (1, 3, 224, 224) and the model's probabilities (1000,) on it, cached."""
+    checks.check_model(model)
+    sample_info(photo)  # a typo gets "did you mean" before any work
+    level = checks.check_budget(level, "level")
+    seed = checks.check_count(seed, "seed")
+    if kind not in KINDS:
+        raise ValueError(f"kind: expected one of {KINDS}, got {kind!r}")
     key = (id(model), photo, kind, round(float(level), 9), seed)
     if key not in _CACHE:
-        x_adv = add_noise(load_image(photo).to(next(model.parameters()).device), level, kind=kind, seed=seed)
+        device = next((p.device for p in model.parameters()), torch.device("cpu"))
+        x_adv = add_noise(load_image(photo).to(device), level, kind=kind, seed=seed)
         _CACHE[key] = (x_adv.cpu(), probabilities(model, x_adv)[0].cpu())
         if len(_CACHE) > 256:
             _CACHE.popitem(last=False)

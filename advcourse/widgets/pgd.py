@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from matplotlib.figure import Figure
 from torch import Tensor, nn
 
+from advcourse import checks
 from advcourse.attacks import _core
 from advcourse.attacks.pgd import pgd_step  # re-exported: 06_pgd shows its source
 from advcourse.formatting import rounded_repr
@@ -97,19 +98,21 @@ def pgd_trace(model: nn.Module, x: Tensor, y: Tensor, *, eps: float, step_size: 
     Returns:
         :class:`Trace`.
     """
-    _core.check_model(model)
-    _core.check_images(x)
-    eps = _core.check_nonnegative(eps, "eps")
-    step_size = _core.check_nonnegative(step_size, "step_size")
-    steps = _core.check_count(steps, "steps")
-    norm = _core.check_norm(norm, (_core.INF, 2.0))
-    y = _core.check_labels(y, x, targeted=targeted)
+    checks.check_model(model)
+    checks.check_images(x)
+    norm = checks.check_norm(norm, (_core.INF, 2.0))
+    eps = checks.check_budget(eps, "eps", norm)
+    step_size = checks.check_budget(step_size, "step_size", norm)
+    steps = checks.check_count(steps, "steps")
+    checks.check_bool(random_start, "random_start")
+    checks.check_bool(keep_images, "keep_images")
+    y = checks.check_labels(y, x, targeted=targeted)
     if y is None:
         raise ValueError("y: expected the true classes (or the targets), got None")
-    _core.check_generator(generator)
+    checks.check_generator(generator)
     x = x.detach()
     losses, logits_all, images = [], [], []
-    with _core.frozen(model, x):
+    with checks.frozen(model, x):
         x_adv = _core.random_start(x, eps, norm, 0.0, 1.0, generator) if random_start else x.clone()
         for k in range(steps + 1):
             x_in = x_adv.clone().requires_grad_(k < steps)
@@ -192,8 +195,9 @@ def render_pgd(grid: dict[float, Trace], step_size: float, steps: int, photo: in
     if step_size not in grid:
         raise ValueError(f"step_size: expected one of {', '.join(eps_label(s) for s in grid)}, got {step_size}")
     tr = grid[step_size]
-    if not 0 <= steps <= tr.steps:
-        raise ValueError(f"steps: expected 0 to {tr.steps}, got {steps}")
+    if isinstance(steps, bool) or not isinstance(steps, int) or not 0 <= steps <= tr.steps:
+        raise ValueError(f"steps: expected 0 to {tr.steps}, got {steps!r}")
+    photo = checks.check_index(photo, "photo", tr.x.shape[0])
     if tr.images is None:
         raise ValueError("grid: build it with step_grid (pgd_trace(..., keep_images=True))")
     x, x_k = tr.x[photo], tr.images[steps, photo]

@@ -19,6 +19,7 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor, nn
 
+from advcourse import checks
 from advcourse.attacks import _core
 from advcourse.attacks.semantic import blend, semantic
 from advcourse.formatting import rounded_repr
@@ -38,7 +39,7 @@ def _device(model: nn.Module) -> torch.device:
 
 def _probs(model: nn.Module, x: Tensor, batch_size: int = 32) -> Tensor:
     """Softmax probabilities (N, K) on the CPU, in eval mode, model left as found."""
-    with _core.frozen(model, x), torch.no_grad():
+    with checks.frozen(model, x), torch.no_grad():
         return torch.cat([_core.logits_of(model, x[i:i + batch_size]).softmax(1).cpu()
                           for i in range(0, x.shape[0], batch_size)])
 
@@ -115,7 +116,7 @@ def negation_table(model: nn.Module, photos: SampleBatch | None = None) -> Negat
         its accepted labels. Ranks count from 1.
     """
     photos = load_samples() if photos is None else photos
-    x = _core.check_images(photos.x)
+    x = checks.check_images(photos.x)
     probs = _probs(model, torch.cat([x, semantic(x)]).to(_device(model)))
     n = x.shape[0]
     p_orig, p_neg = probs[:n], probs[n:]
@@ -200,10 +201,11 @@ def blend_path(model: nn.Module, x: Tensor, y: int, accepted: Sequence[int] | No
         y: its true class; ``accepted``: classes also counted right (default: just ``y``).
         steps: grid size (>= 2); 21 gives steps of 0.05.
     """
-    _core.check_images(x)
+    checks.check_images(x)
     if x.shape[0] != 1:
         raise ValueError(f"x: expected one photo (1, C, H, W), got a batch of {x.shape[0]}")
-    steps = _core.check_count(steps, "steps", minimum=2)
+    steps = checks.check_count(steps, "steps", minimum=2)
+    y = checks.check_count(y, "y")
     ts = torch.linspace(0, 1, steps)
     xs = blend(x.expand(steps, -1, -1, -1), ts.to(x.device))
     probs = _probs(model, xs.to(_device(model)))
@@ -213,6 +215,11 @@ def blend_path(model: nn.Module, x: Tensor, y: int, accepted: Sequence[int] | No
 def render_blend(x: Tensor, path: BlendPath, t: float, title: str = "") -> Figure:
     """Three panels at blend ``t``: the blended picture, its top-5 classes, and the true class's
     probability along the whole path with ``t`` marked. Pure: uses ``path``, never the model."""
+    checks.check_images(x)
+    checks.check_instance(path, BlendPath, "path", "made by blend_path")
+    t = checks.check_nonnegative(t, "t")
+    if t > 1:
+        raise ValueError(f"t: expected a number in [0, 1], got {t}")
     i = path.index(t)
     t = float(path.ts[i])
     probs = path.probs[i]
