@@ -105,13 +105,18 @@ def saliency(model: nn.Module, x: Tensor, y: Tensor | None = None) -> Tensor:
     return _saliency_from(input_gradient(model, x, y))
 
 
+@viz.figure_function
 def show_saliency(model: nn.Module, x: Tensor, y: Tensor | None = None,
-                  titles: Sequence[str] | None = None) -> Figure:
-    """A figure with the photos on the top row and their saliency maps below.
+                  titles: Sequence[str] | None = None, percentile: float = 99.0) -> Figure:
+    """A figure with the photos on the top row and their saliency maps below, with a colour bar.
+
+    A few pixels have gradients far larger than the rest, so a map scaled by its maximum is almost
+    black; each map is scaled by its own ``percentile`` instead (values above it are drawn at 1).
 
     Args:
         model, x, y: as :func:`input_gradient`.
         titles: one per photo; by default the class used (its ImageNet name for 1000-class models).
+        percentile: in (0, 100], the value of each map drawn at full brightness.
 
     Returns:
         ``matplotlib.figure.Figure`` (2 rows × N columns), built without pyplot.
@@ -119,22 +124,31 @@ def show_saliency(model: nn.Module, x: Tensor, y: Tensor | None = None,
     Example:
         >>> show_saliency(model, x[:4])
     """
+    if not isinstance(percentile, (int, float)) or isinstance(percentile, bool) or not 0 < percentile <= 100:
+        raise ValueError(f"percentile: expected a number in (0, 100], got {percentile!r}")
     grad, y = _gradient(model, x, y, targeted=False)
-    maps = _saliency_from(grad).cpu().float()
+    maps = _saliency_from(grad).cpu().float().flatten(1)
+    top = maps.quantile(percentile / 100, dim=1, keepdim=True).clamp_min(torch.finfo(maps.dtype).tiny)
+    maps = (maps / top).clamp(max=1).view(-1, *x.shape[-2:])
     n = x.shape[0]
     if titles is None:
         titles = [_class_title(int(k)) for k in y]
     elif len(titles) != n:
         raise ValueError(f"titles: expected {n} titles (one per photo), got {len(titles)}")
-    fig = viz.new_figure(2.2 * n, 4.8)
+    fig = viz.new_figure(2.2 * n + 1.2, 5.0)
     axes = fig.subplots(2, n, squeeze=False)
+    im = None
     for i in range(n):
         axes[0, i].imshow(viz.to_hwc(x[i]))
-        axes[0, i].set_title(titles[i], fontsize=9)
-        axes[1, i].imshow(maps[i].numpy(), cmap="inferno", vmin=0, vmax=1)
+        axes[0, i].set_title(viz.wrap_title(titles[i], 2.2))
+        im = axes[1, i].imshow(maps[i].numpy(), cmap="inferno", vmin=0, vmax=1)
         for ax in axes[:, i]:
-            ax.axis("off")
-    axes[1, 0].set_title("saliency: max |∇x loss|", fontsize=9, loc="left")
+            ax.set_xticks([])
+            ax.set_yticks([])
+    axes[0, 0].set_ylabel("photo")
+    axes[1, 0].set_ylabel("saliency")
+    fig.colorbar(im, ax=list(axes[1]), shrink=0.9,
+                 label=f"max |∇x loss| over colours\n÷ its {percentile:g}th percentile")
     return fig
 
 

@@ -17,7 +17,7 @@ from torch import nn
 from advcourse.images import load_image, sample_info, samples
 from advcourse.labels import IMAGENET_CLASSES
 from advcourse.noise_study import KINDS, add_noise, probabilities
-from advcourse.viz import new_figure, to_hwc, topk_bars
+from advcourse.viz import figure_function, new_figure, to_hwc, topk_bars
 from advcourse.widgets import make_app
 
 __all__ = ["DEFAULT_LEVELS", "noisy_outputs", "describe_noise", "render_noise", "noise_app"]
@@ -61,6 +61,7 @@ def describe_noise(model: nn.Module, photo: str, level: float, kind: str = "unif
             f"({'label changed' if changed else 'label unchanged'})")
 
 
+@figure_function
 def render_noise(model: nn.Module, photo: str, level: float, kind: str = "uniform", seed: int = 0) -> Figure:
     """The photo with noise (left) and the model's top-5 probabilities on it (right).
 
@@ -79,7 +80,7 @@ def render_noise(model: nn.Module, photo: str, level: float, kind: str = "unifor
     ax_img.imshow(to_hwc(x_adv))
     ax_img.axis("off")
     ax_img.set_title(f"{kind} noise, {_level_text(kind, level)}\n"
-                     f"{'label changed!' if changed else 'label unchanged'}", fontsize=9,
+                     f"{'label changed!' if changed else 'label unchanged'}",
                      color="#b30000" if changed else "black")
     topk_bars([IMAGENET_CLASSES[int(i)] for i in idx], [float(v) for v in p], ax=ax_bar,
               title=f"true class '{truth['label']}': {float(probs[truth['index']]):.1%}")

@@ -23,7 +23,7 @@ from advcourse.attacks import _core
 from advcourse.attacks.semantic import blend, semantic
 from advcourse.images import SampleBatch, load_samples
 from advcourse.labels import class_name
-from advcourse.viz import new_figure, to_hwc, topk_bars
+from advcourse.viz import figure_function, new_figure, to_hwc, topk_bars
 from advcourse.widgets import make_app
 
 __all__ = ["NegationRow", "NegationTable", "negation_table", "show_negatives", "BlendPath", "blend_path",
@@ -127,6 +127,7 @@ def negation_table(model: nn.Module, photos: SampleBatch | None = None) -> Negat
     return NegationTable(rows, p_orig, p_neg)
 
 
+@figure_function
 def show_negatives(photos: SampleBatch, table: NegationTable, names: Sequence[str] | None = None) -> Figure:
     """Chosen photos (default: all) on the top row, their negatives below, predictions as titles.
 
@@ -143,9 +144,9 @@ def show_negatives(photos: SampleBatch, table: NegationTable, names: Sequence[st
         i = index[name]
         row = table.rows[i]
         axes[0, col].imshow(to_hwc(photos.x[i]))
-        axes[0, col].set_title(f"{name}\n→ {row.original}", fontsize=8)
+        axes[0, col].set_title(f"{name}\n→ {row.original}")
         axes[1, col].imshow(to_hwc(1 - photos.x[i]))
-        axes[1, col].set_title(f"negative\n→ {row.negative}", fontsize=8,
+        axes[1, col].set_title(f"negative\n→ {row.negative}",
                                color="black" if row.survived else "#b35900")
         for ax in axes[:, col]:
             ax.axis("off")
@@ -205,6 +206,7 @@ def blend_path(model: nn.Module, x: Tensor, y: int, accepted: Sequence[int] | No
     return BlendPath(ts, probs, int(y), frozenset({int(y), *(accepted or ())}))
 
 
+@figure_function
 def render_blend(x: Tensor, path: BlendPath, t: float, title: str = "") -> Figure:
     """Three panels at blend ``t``: the blended picture, its top-5 classes, and the true class's
     probability along the whole path with ``t`` marked. Pure: uses ``path``, never the model."""
@@ -216,7 +218,7 @@ def render_blend(x: Tensor, path: BlendPath, t: float, title: str = "") -> Figur
     ax_img.imshow(to_hwc(blend(x, t)))
     ax_img.axis("off")
     verdict = "right" if path.correct()[i] else "wrong"
-    ax_img.set_title(f"{title} t = {t:.2f} ({verdict})".strip(), fontsize=9)
+    ax_img.set_title(f"{title} t = {t:.2f} ({verdict})".strip())
     values, ids = probs.topk(5)
     topk_bars([class_name(int(k)) for k in ids], values.tolist(), ax=ax_bar, title="top-5 at this t")
     ts = path.ts.numpy()
@@ -228,7 +230,7 @@ def render_blend(x: Tensor, path: BlendPath, t: float, title: str = "") -> Figur
     ax_curve.set_xlim(0, 1)
     ax_curve.set_ylim(-0.05, 1.05)
     ax_curve.set_xlabel("t   (0 = photo, 0.5 = grey, 1 = negative)")
-    ax_curve.legend(fontsize=7, loc="upper center")
+    ax_curve.legend(loc="upper center")
     return fig
 
 
