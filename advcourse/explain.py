@@ -145,6 +145,7 @@ def show_saliency(model: nn.Module, x: Tensor, y: Tensor | None = None,
         for ax in axes[:, i]:
             ax.set_xticks([])
             ax.set_yticks([])
+            ax.spines[:].set_visible(False)
     axes[0, 0].set_ylabel("photo")
     axes[1, 0].set_ylabel("saliency")
     fig.colorbar(im, ax=list(axes[1]), shrink=0.9,

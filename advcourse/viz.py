@@ -222,7 +222,7 @@ def show_digits(x: torch.Tensor, y: Sequence[int] | torch.Tensor | None = None, 
         raise ValueError(f"x: expected 1 to 16 digits, got {n}")
     if y is not None and len(y) != n:
         raise ValueError(f"y: expected {n} labels (one per digit), got {len(y)}")
-    rows = [("digit x", imgs)] + ([("negative 1 − x", 1 - imgs)] if negatives else [])
+    rows = [("x", imgs)] + ([("1 − x", 1 - imgs)] if negatives else [])
     fig = new_figure(size * n + 1.6, size * len(rows) + 0.5)
     axes = np.atleast_2d(fig.subplots(len(rows), n, squeeze=False))
     im = None
@@ -232,6 +232,8 @@ def show_digits(x: torch.Tensor, y: Sequence[int] | torch.Tensor | None = None, 
             im = ax.imshow(batch[i].clamp(0, 1).numpy(), cmap="gray", vmin=0, vmax=1)
             ax.set_xticks([])
             ax.set_yticks([])
+            ax.spines[:].set_visible(True)  # a thin frame: a negative's white edge meets the page
+            ax.spines[:].set_color("#999999")
             if r == 0 and y is not None:
                 ax.set_title(str(int(y[i])))
         axes[r, 0].set_ylabel(row_name)

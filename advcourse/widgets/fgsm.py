@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 import torch
-from matplotlib.colors import TwoSlopeNorm
+from matplotlib.colors import SymLogNorm
 from matplotlib.figure import Figure
 from matplotlib.ticker import LogLocator, NullFormatter, StrMethodFormatter
 from torch import Tensor, nn
@@ -326,9 +326,10 @@ def show_fgsm_steps(x: Tensor, grad: Tensor, eps: float, x_adv: Tensor) -> Figur
 def show_norms(x: Tensor, deltas: dict[str, Tensor]) -> Figure:
     """The photo and, per perturbation, its red channel δ in /255 on a diverging scale with its own colour bar.
 
-    Red is +, blue is −, white is 0; each panel's scale runs to its own largest |δ|. An L∞ step
-    shows only two colours (every value is +eps or −eps: only the sign pattern varies); an L2
-    step of the same length shows a few large values among many tiny ones.
+    Red is +, blue is −, white is 0; each panel's scale runs to its own largest |δ| and is
+    logarithmic beyond 1/100 of it, so small values show too. An L∞ step shows only two colours
+    (every value is +eps or −eps: only the sign pattern varies, and the title says so); an L2 step
+    of the same length shows a few large values among many small ones.
 
     Args:
         x: (1, 3, H, W) or (3, H, W) photo in [0, 1].
@@ -344,8 +345,12 @@ def show_norms(x: Tensor, deltas: dict[str, Tensor]) -> Figure:
         d = (d[0] if d.dim() == 4 else d).detach().float().cpu()
         l2, linf = float(d.flatten().norm(2)), float(d.abs().max())
         top = max(linf * 255, 1e-6)
-        im = ax.imshow(d[0].numpy() * 255, cmap="RdBu_r", norm=TwoSlopeNorm(0.0, -top, top))
-        ax.set_title(f"{name}\n‖δ‖∞ = {linf * 255:.1f}/255, ‖δ‖₂ = {l2:.2f}")
+        im = ax.imshow(d[0].numpy() * 255, cmap="RdBu_r", norm=SymLogNorm(top / 100, vmin=-top, vmax=top, base=10))
+        at_edge = float(((d.abs() - linf).abs() <= 1e-3 * linf).float().mean())  # share of values = ±linf
+        title = f"{name}\n‖δ‖∞ = {linf * 255:.1f}/255, ‖δ‖₂ = {l2:.2f}"
+        ax.set_title(title + (f"\nsign only: {at_edge:.0%} of values ±{linf * 255:.1f}" if at_edge > 0.9 else ""))
         ax.axis("off")
-        fig.colorbar(im, ax=ax, shrink=0.85, label="δ, red channel (×1/255)")
+        ticks = [-top, -top / 10, 0.0, top / 10, top]
+        bar = fig.colorbar(im, ax=ax, shrink=0.85, ticks=ticks, label="δ, red channel (×1/255)")
+        bar.ax.set_yticklabels([f"{t:.2g}" for t in ticks])
     return fig

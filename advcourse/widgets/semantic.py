@@ -213,7 +213,7 @@ def render_blend(x: Tensor, path: BlendPath, t: float, title: str = "") -> Figur
     i = path.index(t)
     t = float(path.ts[i])
     probs = path.probs[i]
-    fig = new_figure(11.0, 3.2)
+    fig = new_figure(10.5, 3.6)
     ax_img, ax_bar, ax_curve = fig.subplots(1, 3, width_ratios=[1, 1.3, 1.4])
     ax_img.imshow(to_hwc(blend(x, t)))
     ax_img.axis("off")
@@ -226,11 +226,11 @@ def render_blend(x: Tensor, path: BlendPath, t: float, title: str = "") -> Figur
     ax_curve.plot(ts, path.probs.max(1).values.numpy(), color="#8c8c8c", ls="--", label="p(top-1)")
     wrong = ~np.array(path.correct())
     ax_curve.scatter(ts[wrong], np.zeros(wrong.sum()), marker="x", color="#b35900", label="top-1 wrong")
-    ax_curve.axvline(t, color="#c44e52")
+    ax_curve.axvline(t, color="#c44e52", label=f"t = {t:.2f} (left)")
     ax_curve.set_xlim(0, 1)
     ax_curve.set_ylim(-0.05, 1.05)
     ax_curve.set_xlabel("t   (0 = photo, 0.5 = grey, 1 = negative)")
-    ax_curve.legend(loc="upper center")
+    fig.legend(loc="outside lower center", ncols=4)
     return fig
 
 
