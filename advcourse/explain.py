@@ -6,7 +6,8 @@ to the *input pixels* (not the weights). This module computes it and turns it in
 * :func:`input_gradient`: ∇x of the summed cross-entropy, (N, C, H, W);
 * :func:`gradient_sign`: its sign, the L∞ steepest-ascent direction FGSM steps along;
 * :func:`saliency` / :func:`show_saliency`: max |gradient| over colour channels, per pixel, as a map;
-* :func:`show_source`: any course function's source, highlighted in a notebook, plain in a terminal.
+* :func:`show_source`: any course function's code (docstrings cut to their first line),
+  highlighted in a notebook, plain in a terminal.
 
 The model is left exactly as found (eval mode inside, modes and ``requires_grad`` flags restored,
 no parameter ``.grad`` written): the same guard, :func:`advcourse.attacks._core.frozen`, as the attacks.
@@ -14,8 +15,10 @@ no parameter ``.grad`` written): the same guard, :func:`advcourse.attacks._core.
 
 from __future__ import annotations
 
+import ast
 import html
 import inspect
+import textwrap
 from typing import Callable, Sequence
 
 import torch
@@ -186,17 +189,44 @@ class Source:
         return highlight(self.code, PythonLexer(), HtmlFormatter(noclasses=True, style="friendly"))
 
 
-def show_source(fn: Callable) -> Source:
-    """The source of ``fn`` (a function, method or class) as a :class:`Source` to display.
+def show_source(fn: Callable, *, full: bool = False) -> Source:
+    """The code of ``fn`` (a function, method or class) as a :class:`Source` to display.
 
     Notebooks use it to show the short code behind a call, e.g. ``show_source(advcourse.attacks.fgsm)``,
-    instead of copying it into a cell.
+    instead of copying it into a cell. The signature and the body come in full; every docstring
+    in it is cut to its first line (ending in " …"), so the lines that do the work are on screen.
+
+    Args:
+        fn: a function, method or class whose Python source is available.
+        full: ``True`` keeps the docstrings whole.
 
     Raises:
         TypeError: ``fn`` has no retrievable Python source (a builtin, a lambda typed in a shell…).
     """
     try:
-        code = inspect.getsource(fn)
+        code = textwrap.dedent(inspect.getsource(fn))
     except (TypeError, OSError) as e:
         raise TypeError(f"fn: expected a Python function or class with source code, got {fn!r}") from e
-    return Source(getattr(fn, "__qualname__", repr(fn)), code)
+    return Source(getattr(fn, "__qualname__", repr(fn)), code if full else _short_docstrings(code))
+
+
+def _short_docstrings(code: str) -> str:
+    """``code`` with the docstring of every function and class in it cut to its first line."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:  # pragma: no cover - source that inspect found always parses
+        return code
+    lines = code.splitlines()
+    docs = [node.body[0] for node in ast.walk(tree)
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.body
+            and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)
+            and isinstance(node.body[0].value.value, str)]
+    for doc in sorted(docs, key=lambda d: d.lineno, reverse=True):  # bottom-up keeps line numbers valid
+        text = inspect.cleandoc(doc.value.value)
+        first = text.splitlines()[0].strip() if text.strip() else ""
+        if doc.end_lineno == doc.lineno and "\n" not in text:
+            continue  # already one line
+        indent = lines[doc.lineno - 1][:doc.col_offset]
+        quote = "\"\"\"" if '"""' not in first else "\'\'\'"
+        lines[doc.lineno - 1:doc.end_lineno] = [f"{indent}{quote}{first} …{quote}"]
+    return "\n".join(lines) + "\n"
