@@ -70,3 +70,16 @@ def test_noise_app_rerenders_when_controls_move(model, monkeypatch):
     photo.value = "pig"
     assert seen[-1] == ("pig", "gaussian", 16 / 255)
     assert [lab for lab, _ in level.options][:3] == ["0/255", "2/255", "4/255"]
+
+
+def test_noise_app_controls_have_room(model, monkeypatch):
+    monkeypatch.setattr(wn, "render_noise", lambda m, photo, level, kind: Figure())
+    monkeypatch.setattr(wn, "describe_noise", lambda m, photo, level, kind: "")
+    app = wn.noise_app(model, photo="flamingo")
+    row = app.children[0]
+    photo, kind, level = row.children
+    px = {name: int(w.layout.width.removesuffix("px")) for name, w in zip(("photo", "kind", "level"), row.children)}
+    assert px["level"] >= 400 and sum(px.values()) <= 900  # a usable slider, one row in a 1400 px window
+    assert all(w.layout.min_width == w.layout.width for w in row.children)  # never squeezed
+    assert row.layout.flex_flow == "row wrap"
+    assert level.style.description_width and kind.style.button_width

@@ -87,16 +87,28 @@ def render_noise(model: nn.Module, photo: str, level: float, kind: str = "unifor
     return fig
 
 
+#: Widths of the app's controls: one row of about 880 px, which fits JupyterLab's output area at
+#: 1400 px with the file browser open; on a narrower screen the slider moves to its own row whole.
+CONTROL_WIDTHS = {"photo": "240px", "kind": "230px", "level": "410px"}
+
+
 def noise_app(model: nn.Module, photo: str = "chelsea_cat", levels: Sequence[float] = DEFAULT_LEVELS):
     """A photo picker, a noise-kind toggle and a level slider (labelled in /255) over :func:`render_noise`."""
     import ipywidgets as W
 
     options = [(f"{v * 255:.0f}/255", float(v)) for v in levels]
+
+    def layout(name: str):
+        return W.Layout(width=CONTROL_WIDTHS[name], min_width=CONTROL_WIDTHS[name])
+
     controls = {
-        "photo": W.Dropdown(options=samples(), value=photo, description="photo"),
-        "kind": W.ToggleButtons(options=list(KINDS), value="uniform", description="noise"),
+        "photo": W.Dropdown(options=samples(), value=photo, description="photo", layout=layout("photo"),
+                            style={"description_width": "45px"}),
+        "kind": W.ToggleButtons(options=list(KINDS), value="uniform", description="noise", layout=layout("kind"),
+                                style={"description_width": "45px", "button_width": "80px"}),
         "level": W.SelectionSlider(options=options, value=options[0][1], description="eps / sigma",
-                                   continuous_update=False),
+                                   continuous_update=False, layout=layout("level"),
+                                   style={"description_width": "80px"}),
     }
 
     def render(photo: str, kind: str, level: float) -> Figure:
@@ -105,4 +117,6 @@ def noise_app(model: nn.Module, photo: str = "chelsea_cat", levels: Sequence[flo
     def caption(photo: str, kind: str, level: float) -> str:
         return describe_noise(model, photo, level, kind)
 
-    return make_app(render, controls, caption)
+    app = make_app(render, controls, caption)
+    app.children[0].layout.flex_flow = "row wrap"  # never squeeze a control: wrap it whole
+    return app
