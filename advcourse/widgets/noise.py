@@ -87,9 +87,11 @@ def render_noise(model: nn.Module, photo: str, level: float, kind: str = "unifor
     return fig
 
 
-#: Widths of the app's controls: one row of about 880 px, which fits JupyterLab's output area at
-#: 1400 px with the file browser open; on a narrower screen the slider moves to its own row whole.
-CONTROL_WIDTHS = {"photo": "240px", "kind": "230px", "level": "410px"}
+#: Layout of the app's controls: the picker and the noise buttons at fixed widths, and a level
+#: slider 360-600 px wide that shares their row on a wide screen and takes a row of its own (never
+#: squeezed) on a narrower one, e.g. JupyterLab at 1400 px with the file browser open.
+CONTROL_LAYOUT = {"photo": {"width": "230px"}, "kind": {"width": "290px"},
+                  "level": {"width": "100%", "min_width": "360px", "max_width": "600px"}}
 
 
 def noise_app(model: nn.Module, photo: str = "chelsea_cat", levels: Sequence[float] = DEFAULT_LEVELS):
@@ -97,17 +99,13 @@ def noise_app(model: nn.Module, photo: str = "chelsea_cat", levels: Sequence[flo
     import ipywidgets as W
 
     options = [(f"{v * 255:.0f}/255", float(v)) for v in levels]
-
-    def layout(name: str):
-        return W.Layout(width=CONTROL_WIDTHS[name], min_width=CONTROL_WIDTHS[name])
-
     controls = {
-        "photo": W.Dropdown(options=samples(), value=photo, description="photo", layout=layout("photo"),
-                            style={"description_width": "45px"}),
-        "kind": W.ToggleButtons(options=list(KINDS), value="uniform", description="noise", layout=layout("kind"),
-                                style={"description_width": "45px", "button_width": "80px"}),
+        "photo": W.Dropdown(options=samples(), value=photo, description="photo",
+                            layout=W.Layout(**CONTROL_LAYOUT["photo"]), style={"description_width": "45px"}),
+        "kind": W.ToggleButtons(options=[(f"{k.replace('gaussian', 'Gaussian')} noise", k) for k in KINDS], value="uniform",
+                                layout=W.Layout(**CONTROL_LAYOUT["kind"]), style={"button_width": "135px"}),
         "level": W.SelectionSlider(options=options, value=options[0][1], description="eps / sigma",
-                                   continuous_update=False, layout=layout("level"),
+                                   continuous_update=False, layout=W.Layout(**CONTROL_LAYOUT["level"]),
                                    style={"description_width": "80px"}),
     }
 
