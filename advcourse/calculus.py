@@ -142,7 +142,7 @@ def show_tangents(fn: Fn, points: Sequence[float], *, xlim: tuple[float, float] 
     ax.set_xlabel("x")
     ax.set_ylabel("f(x)")
     ax.set_title("tangents: the slope says which way is uphill (arrows: downhill)")
-    ax.legend()
+    fig.legend(loc="outside lower center", ncols=2)
     return fig
 
 
@@ -169,7 +169,7 @@ def show_descent(fn: Fn, x0: float, *, lr: float, steps: int, minimum: float | N
     ax_curve.set_ylim(0, float(ys.max()) * 1.05)
     ax_curve.set_xlabel("x")
     ax_curve.set_title(f"gradient descent, lr = {lr:g}, {steps} steps")
-    ax_curve.legend(loc="upper center")
+    fig.legend(loc="outside lower center")
     ks = np.arange(len(path))
     if minimum is None:
         dist, label = np.array([float(fn(torch.tensor(p))) if math.isfinite(p) else math.inf for p in path]), "f(x_k)"
@@ -270,5 +270,5 @@ def show_step_comparison(cmp: StepComparison, names: Sequence[str] | None = None
     ax.set_xticks(pos, names, rotation=60, ha="right")
     ax.set_ylabel("change in cross-entropy loss")
     ax.set_title(f"one step of L∞ size {cmp.eps * 255:.2g}/255: sign step / random step ≈ {cmp.ratio:.0f}×")
-    ax.legend()
+    fig.legend(loc="outside lower center", ncols=2)
     return fig

@@ -190,7 +190,7 @@ def plot_noise_curves(*curves: NoiseCurve, against: str = "level") -> Figure:
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
-        ax.legend()
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=len(curves))
     axes[0].set_ylim(-3, 103)
     axes[1].set_ylim(0, 1)
     return fig

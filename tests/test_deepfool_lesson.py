@@ -17,7 +17,7 @@ from advcourse.widgets import deepfool as lesson
 
 # ----------------------------------------------------------------------------- 2-D pictures
 def _legend(fig: Figure) -> list[str]:
-    return [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    return [t.get_text() for t in fig.legends[0].get_texts()]
 
 
 def test_render_binary_shows_the_distance_and_the_crossing():

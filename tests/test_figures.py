@@ -384,7 +384,8 @@ def _overlap(a: Bbox, b: Bbox, tol: float = 1.0) -> bool:
 
 
 def _legend_hides_data(fig: Figure, renderer) -> list[str]:
-    hidden = []
+    hidden = [f"figure legend over the axes {ax.get_title()!r}" for legend in fig.legends for ax in fig.axes
+              if _overlap(legend.get_window_extent(renderer), ax.get_window_extent(renderer))]
     for ax in fig.axes:
         legend = ax.get_legend()
         if legend is None:
@@ -394,6 +395,9 @@ def _legend_hides_data(fig: Figure, renderer) -> list[str]:
         for line in ax.lines:
             xy = line.get_transform().transform(np.column_stack(line.get_data()).astype(float))
             xy = xy[np.isfinite(xy).all(1)]
+            if line.get_linestyle() not in ("None", "", " ") and len(xy) > 1:  # the segments too, not just the vertices
+                t = np.linspace(0, 1, 25)[:, None, None]
+                xy = (xy[:-1] * (1 - t) + xy[1:] * t).reshape(-1, 2)
             keep = (xy[:, 0] >= inside.x0) & (xy[:, 0] <= inside.x1) & (xy[:, 1] >= inside.y0) & (xy[:, 1] <= inside.y1)
             xy = xy[keep]
             if len(xy) and ((xy[:, 0] > box.x0) & (xy[:, 0] < box.x1) & (xy[:, 1] > box.y0) & (xy[:, 1] < box.y1)).any():

@@ -53,7 +53,7 @@ class NegativeTradeoff:
         ax.set_xlabel("negative training images n")
         ax.set_ylabel("test accuracy")
         ax.set_ylim(0, 1.02)
-        ax.legend(loc="best")
+        fig.legend(loc="outside lower center", ncols=2)
         return fig
 
 

@@ -101,7 +101,7 @@ def plot_histories(histories: dict[str, History]) -> Figure:
     ax.set_xlabel("epoch")
     ax.set_ylabel("test accuracy")
     ax.set_ylim(0, 1.02)
-    ax.legend(loc="lower right")
+    fig.legend(loc="outside lower center", ncols=2)
     return fig
 
 

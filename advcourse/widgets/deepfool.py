@@ -100,7 +100,7 @@ def render_binary(px: float, py: float, overshoot: float = 0.02,
     proj = geometry.projection(w, b, x)
     x_adv = geometry.overshoot_point(w, b, x, overshoot)
     f_adv = geometry.signed_score(w, b, x_adv)
-    fig = new_figure(5.6, 5.0)
+    fig = new_figure(5.6, 5.8)
     ax = fig.subplots()
     g1, g2 = _plane(ax, _LIMITS)
     ax.contourf(g1, g2, w[0] * g1 + w[1] * g2 + b > 0, levels=[-0.5, 0.5, 1.5], colors=["#dd8452", "#4c72b0"],
@@ -112,7 +112,7 @@ def render_binary(px: float, py: float, overshoot: float = 0.02,
     ax.plot(*x_adv, "X", color="#c44e52", ms=10, label=f"x + (1+{overshoot:g})·r*, f = {f_adv:+.2f}")
     ax.text(_LIMITS[1] - 0.1, _LIMITS[1] - 0.2, "class +1", ha="right", va="top", color="#4c72b0")
     ax.text(_LIMITS[0] + 0.1, _LIMITS[0] + 0.1, "class −1", ha="left", va="bottom", color="#dd8452")
-    ax.legend(loc="upper left", framealpha=0.9)
+    fig.legend(loc="outside lower center", ncols=2)
     dist = geometry.distance_to_hyperplane(w, b, x)
     ax.set_title(f"distance |f(x)| / ‖w‖ = {abs(f):.2f} / {np.linalg.norm(w):.2f} = {dist:.2f}")
     return fig
@@ -152,7 +152,7 @@ def render_multiclass(px: float, py: float, overshoot: float = 0.02) -> Figure:
     """
     x = np.array([px, py], dtype=float)
     step = geometry.linear_deepfool_step(TOY_W, TOY_B, x, overshoot)
-    fig = new_figure(5.6, 5.0)
+    fig = new_figure(5.6, 5.8)
     ax = fig.subplots()
     g1, g2 = _plane(ax, _LIMITS)
     scores = np.einsum("kd,dij->kij", TOY_W, np.stack([g1, g2])) + TOY_B[:, None, None]
@@ -168,7 +168,7 @@ def render_multiclass(px: float, py: float, overshoot: float = 0.02) -> Figure:
     ax.plot(*x, "ko", ms=7, label=f"x, class {TOY_CLASSES[step.k0]}")
     adv = TOY_CLASSES[int(np.argmax(TOY_W @ step.x_adv + TOY_B))]
     ax.plot(*step.x_adv, "X", color="#c44e52", ms=10, label=f"DeepFool's point, class {adv}")
-    ax.legend(loc="upper right", framealpha=0.9)
+    fig.legend(loc="outside lower center", ncols=2)
     ax.set_title(f"x is {TOY_CLASSES[step.k0]}; nearest boundary: {TOY_CLASSES[step.l]} "
                  f"(step length {np.linalg.norm(step.r):.2f})")
     return fig

@@ -47,7 +47,7 @@ def render_transfer(sweep: TransferSweep, eps: float, photo: int = 0, names: Seq
     ax_acc.set_xlabel("eps (×1/255), PGD crafted on the bare model")
     ax_acc.set_ylabel("accuracy on the shipped photos")
     ax_acc.set_ylim(0, 1.05)
-    ax_acc.legend()
+    fig.legend(loc="outside lower center", ncols=2)
     return fig
 
 

@@ -169,7 +169,7 @@ def accuracy_curves(sweeps: dict[str, Sweep], y: Tensor, title: str = "accuracy 
     ax.set_ylabel(f"top-1 accuracy on {len(y)} photos (%)")
     ax.set_ylim(-5, 105)
     ax.grid(alpha=0.3)
-    ax.legend()
+    fig.legend(loc="outside lower center", ncols=len(sweeps))
     ax.set_title(title)
     return fig
 

@@ -142,7 +142,7 @@ def loss_curves(traces: dict[str, Trace], title: str | None = None) -> Figure:
     ax_loss.set_xlabel("iteration")
     ax_loss.set_ylabel("cross-entropy of the target" if targeted else "cross-entropy of the true class")
     ax_loss.set_title(title or "loss per iteration (thick: mean over photos)")
-    ax_loss.legend()
+    fig.legend(*ax_loss.get_legend_handles_labels(), loc="outside lower center", ncols=len(traces))
     ax_ok.set_xlabel("iteration")
     ax_ok.set_ylabel("photos on target (%)" if targeted else "photos misclassified (%)")
     ax_ok.set_ylim(-5, 105)
@@ -164,7 +164,7 @@ def show_iterations(iterations: Tensor, names: Sequence[str], budget: int) -> Fi
     ax.set_xticks(np.arange(len(its)), list(names), rotation=60, ha="right")
     ax.set_ylabel("gradient steps")
     ax.set_title(f"{int(its.sum())} gradient steps used of {budget * len(its)}")
-    ax.legend()
+    fig.legend(loc="outside lower center", ncols=2)
     return fig
 
 
@@ -217,7 +217,7 @@ def render_pgd(grid: dict[float, Trace], step_size: float, steps: int, photo: in
     ax.set_xlabel("iteration")
     ax.set_ylabel("loss of the target" if tr.targeted else "loss of the true class")
     ax.set_title(f"eps = {eps_label(tr.eps)}")
-    ax.legend()
+    fig.legend(loc="outside lower center", ncols=len(grid))
     ax.grid(alpha=0.3)
     return fig
 
