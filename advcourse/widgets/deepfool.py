@@ -156,8 +156,13 @@ def render_multiclass(px: float, py: float, overshoot: float = 0.02) -> Figure:
     ax = fig.subplots()
     g1, g2 = _plane(ax, _LIMITS)
     scores = np.einsum("kd,dij->kij", TOY_W, np.stack([g1, g2])) + TOY_B[:, None, None]
-    ax.contourf(g1, g2, scores.argmax(0), levels=[-0.5, 0.5, 1.5, 2.5], cmap=ListedColormap(_TOY_COLOURS),
-                alpha=0.18)
+    region = scores.argmax(0)
+    ax.contourf(g1, g2, region, levels=[-0.5, 0.5, 1.5, 2.5], cmap=ListedColormap(_TOY_COLOURS), alpha=0.18)
+    for k, name in enumerate(TOY_CLASSES):  # name each coloured region at its centre
+        inside = region == k
+        if inside.any():
+            ax.text(g1[inside].mean(), g2[inside].mean(), f"class {name}", color=_TOY_COLOURS[k], ha="center",
+                    va="center", fontweight="bold")
     for k, name in enumerate(TOY_CLASSES):
         if k == step.k0:
             continue
