@@ -424,7 +424,7 @@ def taxonomy_figure() -> Figure:
         for j, goal in enumerate(GOALS):
             ax.add_patch(_rect(i, 1 - j, "#dde7f5" if box == "white" else "#4a4a4a"))
             tc = "#1b2a41" if box == "white" else "white"
-            text = "\n".join(cells[(box, goal)]) or "no attack of this course\n(query-based and transfer\nattacks live here)"
+            text = "\n".join(cells[(box, goal)]) or _EMPTY_CELL
             ax.text(i + 0.5, 1 - j + 0.5, text, ha="center", va="center", color=tc)
     ax.set_xlim(0, 2)
     ax.set_ylim(0, 2)
@@ -433,6 +433,9 @@ def taxonomy_figure() -> Figure:
     ax.tick_params(length=0)
     ax.set_title("The course's attacks and the real incidents in the taxonomy")
     return fig
+
+
+_EMPTY_CELL = "no attack of this course\n(query-based and transfer\nattacks live here)"
 
 
 def _rect(x: float, y: float, colour: str):

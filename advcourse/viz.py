@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import textwrap
-from typing import Any, Callable, Iterator, Sequence, TypeVar
+from typing import Any, Callable, Sequence, TypeVar
 
 import matplotlib as mpl
 import numpy as np

@@ -93,6 +93,8 @@ def render_noise(model: nn.Module, photo: str, level: float, kind: str = "unifor
 CONTROL_LAYOUT = {"photo": {"width": "230px"}, "kind": {"width": "290px"},
                   "level": {"width": "100%", "min_width": "360px", "max_width": "600px"}}
 
+_KIND_NAMES = {"gaussian": "Gaussian"}
+
 
 def noise_app(model: nn.Module, photo: str = "chelsea_cat", levels: Sequence[float] = DEFAULT_LEVELS):
     """A photo picker, a noise-kind toggle and a level slider (labelled in /255) over :func:`render_noise`."""
@@ -102,7 +104,7 @@ def noise_app(model: nn.Module, photo: str = "chelsea_cat", levels: Sequence[flo
     controls = {
         "photo": W.Dropdown(options=samples(), value=photo, description="photo",
                             layout=W.Layout(**CONTROL_LAYOUT["photo"]), style={"description_width": "45px"}),
-        "kind": W.ToggleButtons(options=[(f"{k.replace('gaussian', 'Gaussian')} noise", k) for k in KINDS], value="uniform",
+        "kind": W.ToggleButtons(options=[(f"{_KIND_NAMES.get(k, k)} noise", k) for k in KINDS], value="uniform",
                                 layout=W.Layout(**CONTROL_LAYOUT["kind"]), style={"button_width": "135px"}),
         "level": W.SelectionSlider(options=options, value=options[0][1], description="eps / sigma",
                                    continuous_update=False, layout=W.Layout(**CONTROL_LAYOUT["level"]),
