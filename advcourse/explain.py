@@ -138,12 +138,13 @@ def show_saliency(model: nn.Module, x: Tensor, y: Tensor | None = None,
         titles = [_class_title(int(k)) for k in y]
     elif len(titles) != n:
         raise ValueError(f"titles: expected {n} titles (one per photo), got {len(titles)}")
-    fig = viz.new_figure(2.2 * n + 1.2, 5.0)
+    size = min(2.2, 9.6 / n)  # the figure stays under 11 in wide, so a notebook shows it unscaled
+    fig = viz.new_figure(size * n + 1.2, 2 * size + 0.6)
     axes = fig.subplots(2, n, squeeze=False)
     im = None
     for i in range(n):
         axes[0, i].imshow(viz.to_hwc(x[i]))
-        axes[0, i].set_title(viz.wrap_title(titles[i], 2.2))
+        axes[0, i].set_title(viz.wrap_title(titles[i], size))
         im = axes[1, i].imshow(maps[i].numpy(), cmap="inferno", vmin=0, vmax=1)
         for ax in axes[:, i]:
             ax.set_xticks([])

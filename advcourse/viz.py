@@ -118,7 +118,7 @@ def new_figure(width: float = 6.0, height: float = 4.0) -> Figure:
 def wrap_title(text: str, width_in: float, fontsize: float = STYLE["axes.titlesize"]) -> str:
     """``text`` with each line wrapped at spaces to fit ``width_in`` inches at ``fontsize`` points."""
     chars = max(8, int(width_in * 72 / (0.6 * fontsize)))  # an average glyph is about 0.6 em wide
-    return "\n".join(textwrap.fill(line, chars) for line in text.split("\n"))
+    return "\n".join(textwrap.fill(line, chars, break_long_words=False) for line in text.split("\n"))
 
 
 def to_hwc(x: torch.Tensor) -> np.ndarray:

@@ -158,8 +158,9 @@ def case_show_negatives():
     from advcourse.images import SampleBatch
     from advcourse.widgets.semantic import negation_table, show_negatives
 
-    x = _images()
-    batch = SampleBatch(x, torch.tensor([0, 1, 2]), NAMES, [{0}, {1}, {2}])
+    x = torch.rand(6, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(0))
+    names = NAMES + ["summer_palace", "cameraman_tripod", "sumatran_tiger"]  # six, as 03 shows
+    batch = SampleBatch(x, torch.arange(6) + 650, names, [{650 + k} for k in range(6)])  # long class names
     return show_negatives(batch, negation_table(_toy_model(), batch))
 
 

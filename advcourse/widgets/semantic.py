@@ -23,7 +23,7 @@ from advcourse.attacks import _core
 from advcourse.attacks.semantic import blend, semantic
 from advcourse.images import SampleBatch, load_samples
 from advcourse.labels import class_name
-from advcourse.viz import figure_function, new_figure, to_hwc, topk_bars
+from advcourse.viz import figure_function, new_figure, to_hwc, topk_bars, wrap_title
 from advcourse.widgets import make_app
 
 __all__ = ["NegationRow", "NegationTable", "negation_table", "show_negatives", "BlendPath", "blend_path",
@@ -138,15 +138,16 @@ def show_negatives(photos: SampleBatch, table: NegationTable, names: Sequence[st
     unknown = [n for n in names if n not in index]
     if unknown:
         raise ValueError(f"names: not in the batch: {unknown}")
-    fig = new_figure(2.0 * len(names), 4.6)
+    size = min(2.0, 10.8 / max(len(names), 1))  # at most 10.8 in wide: shown unscaled in a notebook
+    fig = new_figure(size * len(names), 2 * size + 1.0)
     axes = fig.subplots(2, len(names), squeeze=False)
     for col, name in enumerate(names):
         i = index[name]
         row = table.rows[i]
         axes[0, col].imshow(to_hwc(photos.x[i]))
-        axes[0, col].set_title(f"{name}\n→ {row.original}")
+        axes[0, col].set_title(wrap_title(f"{name}\n→ {row.original}", size))
         axes[1, col].imshow(to_hwc(1 - photos.x[i]))
-        axes[1, col].set_title(f"negative\n→ {row.negative}",
+        axes[1, col].set_title(wrap_title(f"negative\n→ {row.negative}", size),
                                color="black" if row.survived else "#b35900")
         for ax in axes[:, col]:
             ax.axis("off")
