@@ -28,6 +28,7 @@ from torch import Tensor, nn
 
 from advcourse import viz
 from advcourse.attacks import _core
+from advcourse.formatting import rounded_repr
 
 __all__ = ["bowl", "BOWL_MINIMUM", "derivative", "tangent", "gradient_descent", "show_tangents", "show_descent",
            "StepComparison", "sign_vs_random", "show_step_comparison"]
@@ -194,6 +195,8 @@ class StepComparison:
         random: (N,) loss change after ``x + eps * r`` with random ``r`` in {-1, +1}.
         predicted: (N,) first-order prediction for the sign step, ``eps * ||g||_1``.
     """
+
+    __repr__ = rounded_repr  # floats rounded: the same on every CPU
 
     eps: float
     sign: Tensor

@@ -21,6 +21,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, TensorDataset
 
+from advcourse.formatting import rounded_repr
+
 __all__ = ["Digits", "load_digits", "make_loader", "DIGIT_CLASSES"]
 
 #: Class names of the digits data set, index = digit.
@@ -31,6 +33,8 @@ _GREY_LEVELS = 16.0  # the data set's pixels are integers 0..16
 
 class Digits(NamedTuple):
     """A fixed train/test split of the digits: images (N, 1, 8, 8) float32 in [0, 1], labels (N,) int64."""
+
+    __repr__ = rounded_repr  # floats rounded: the same on every CPU
 
     x_train: Tensor
     y_train: Tensor

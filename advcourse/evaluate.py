@@ -21,10 +21,10 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import torch
 from torch import Tensor, nn
-from tqdm.auto import tqdm
 
 from advcourse.attacks import ATTACKS, get_attack
 from advcourse.attacks import _core
+from advcourse.progress import progress_bar
 
 __all__ = ["accuracy", "evaluate_attack", "robust_accuracy", "compare", "Report", "Table"]
 
@@ -95,6 +95,8 @@ class Report:
 
     def __str__(self) -> str:
         return _text_table([self])
+
+    __repr__ = __str__  # the rounded one-row table
 
     def _repr_html_(self) -> str:
         return _html_table([self])
@@ -262,7 +264,7 @@ def evaluate_attack(model: nn.Module, data: Data, y: Tensor | None = None, *, at
     n = right = still_right = hits = 0
     l2: list[Tensor] = []
     linf: list[Tensor] = []
-    bar = tqdm(batches, total=total, desc=name or label, unit="batch", disable=not progress, leave=False)
+    bar = progress_bar(batches, total=total, desc=name or label, unit="batch", enabled=progress, leave=False)
     for bx, by in bar:
         labels = by
         if target is not None:

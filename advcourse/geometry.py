@@ -41,6 +41,7 @@ import torch
 from torch import Tensor, nn
 
 from advcourse.attacks import _core
+from advcourse.formatting import rounded_repr
 
 __all__ = [
     "signed_score",
@@ -196,6 +197,8 @@ class LinearStep:
         x_adv: (d,) ``x + (1 + overshoot) · r``, classified differently from ``x``.
     """
 
+    __repr__ = rounded_repr  # floats rounded: the same on every CPU
+
     k0: int
     l: int
     distances: np.ndarray
@@ -232,6 +235,8 @@ class Crossing:
         l2, linf: ‖x_t − x‖₂ and ‖x_t − x‖∞ of that clipped point (pixel units, [0, 1] scale).
         pred: int64 prediction there (``-1`` where nothing flipped).
     """
+
+    __repr__ = rounded_repr  # floats rounded: the same on every CPU
 
     t: Tensor
     l2: Tensor

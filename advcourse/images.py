@@ -24,6 +24,8 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torchvision.transforms.v2 import functional as TF
 
+from advcourse.formatting import rounded_repr
+
 __all__ = ["load_image", "load_samples", "samples", "sample_info", "ImageLoadError", "Sample", "SampleBatch",
            "MAX_PIXELS", "MAX_BYTES"]
 
@@ -194,6 +196,8 @@ def load_image(src: ImageSource, size: int | None = 224, *, timeout: float = URL
 class SampleBatch(NamedTuple):
     """Shipped photos as one batch: ``x`` (N, 3, size, size) in [0, 1], ``y`` (N,) int64 ImageNet
     labels, their ``names``, and ``accepted``: the set of indices counted right for each photo."""
+
+    __repr__ = rounded_repr  # floats rounded: the same on every CPU
 
     x: torch.Tensor
     y: torch.Tensor

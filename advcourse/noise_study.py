@@ -26,6 +26,7 @@ from matplotlib.figure import Figure
 from torch import Tensor, nn
 
 from advcourse.attacks import gaussian_noise, noise
+from advcourse.formatting import rounded_repr
 from advcourse.images import SampleBatch
 from advcourse.labels import IMAGENET_CLASSES
 from advcourse.viz import figure_function, image_grid, new_figure
@@ -78,6 +79,8 @@ class NoiseCurve:
         l2, linf: (E,) mean per-image L2 and L∞ norm of the noise actually added (after clipping).
         names: the N photo names.
     """
+
+    __repr__ = rounded_repr  # floats rounded: the same on every CPU
 
     kind: str
     levels: np.ndarray

@@ -31,14 +31,20 @@ class Prediction(NamedTuple):
     def __str__(self) -> str:
         return f"{self.label} ({self.prob:.1%})"
 
+    def __repr__(self) -> str:
+        # Percent with one decimal: the last digits of a float32 softmax differ between CPUs.
+        return f"Prediction(label={self.label!r}, index={self.index}, prob={self.prob:.1%})"
+
 
 class Predictions(list):
     """A list of :class:`Prediction`, highest probability first, shown as a table in notebooks."""
 
     def __str__(self) -> str:
-        rows = [f"{'#':>2}  {'prob':>7}  {'index':>5}  label"]
-        rows += [f"{k:>2}  {p.prob:>7.2%}  {p.index:>5}  {p.label}" for k, p in enumerate(self, 1)]
+        rows = [f"{'#':>2}  {'prob':>6}  {'index':>5}  label"]
+        rows += [f"{k:>2}  {p.prob:>6.1%}  {p.index:>5}  {p.label}" for k, p in enumerate(self, 1)]
         return "\n".join(rows)
+
+    __repr__ = __str__
 
     def _repr_html_(self) -> str:
         cells = "".join(
@@ -158,13 +164,13 @@ class AttackResult:
         """Original / amplified difference / adversarial, titled with predictions."""
         from advcourse.viz import triptych
 
-        middle = f"difference x{1 / max(2 * self.linf, 1e-12):.0f}\nL∞={self.linf * 255:.2f}/255  L2={self.l2:.3f}"
+        middle = f"difference x{1 / max(2 * self.linf, 1e-12):.0f}\nL∞={self.linf * 255:.2f}/255  L2={self.l2:.2f}"
         return triptych(self.x, self.x_adv, f"original\n{self.before[0]}", f"{self.attack}\n{self.after[0]}", middle)
 
     def __str__(self) -> str:
         outcome = "fooled" if self.success else "not fooled"
         return (f"{self.attack}: {self.before[0]} -> {self.after[0]} ({outcome}; "
-                f"L∞={self.linf * 255:.2f}/255, L2={self.l2:.3f})")
+                f"L∞={self.linf * 255:.2f}/255, L2={self.l2:.2f})")
 
     __repr__ = __str__
 

@@ -20,6 +20,7 @@ from advcourse.attacks.fgsm import fgsm
 from advcourse.attacks.noise import gaussian_noise, noise
 from advcourse.attacks.pgd import pgd
 from advcourse.attacks.semantic import semantic
+from advcourse.formatting import rounded_repr
 
 __all__ = ["noise", "gaussian_noise", "semantic", "fgsm", "pgd", "deepfool", "AttackInfo", "AttackSpec", "ATTACKS", "get_attack"]
 
@@ -39,6 +40,8 @@ class AttackSpec:
         needs_model: whether ``fn`` takes ``model`` as its first argument.
         summary: one line for tables.
     """
+
+    __repr__ = rounded_repr
 
     name: str
     fn: Callable

@@ -27,6 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from advcourse.formatting import rounded_repr
+
 __all__ = [
     "AttackInfo",
     "INF",
@@ -328,6 +330,8 @@ class AttackInfo:
         y: int64; the labels the attack used (true labels, targets, or the model's predictions).
         pred: int64; the model's prediction at ``x_adv``.
     """
+
+    __repr__ = rounded_repr  # floats rounded: the same on every CPU
 
     success: Tensor
     iterations: Tensor

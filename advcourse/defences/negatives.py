@@ -18,10 +18,11 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, RandomSampler, TensorDataset
-from tqdm.auto import tqdm
 
 from advcourse.attacks import _core, semantic
 from advcourse.defences.training import evaluate, train
+from advcourse.formatting import rounded_repr
+from advcourse.progress import progress_bar
 from advcourse.viz import figure_function, new_figure
 
 __all__ = ["NegativeTradeoff", "negative_tradeoff"]
@@ -36,6 +37,8 @@ class NegativeTradeoff:
     ``regular[mode][i]`` / ``negative[mode][i]``: accuracy on the regular / negative test images,
     for ``mode`` in ``"negatives only"`` and ``"mixed"`` (regular training set + the negatives).
     """
+
+    __repr__ = rounded_repr  # floats rounded: the same on every CPU
 
     counts: list[int]
     regular: dict[str, list[float]] = field(default_factory=lambda: {m: [] for m in MODES})
@@ -85,7 +88,7 @@ def negative_tradeoff(model: nn.Module, train_data: tuple[Tensor, Tensor], test_
         raise ValueError(f"counts: expected numbers in [0, {x.shape[0]}], got {counts}")
     negatives_test = semantic(x_test)
     result = NegativeTradeoff(counts)
-    bar = tqdm(total=len(counts) * len(MODES), desc="negative fine-tuning", disable=not progress, leave=False)
+    bar = progress_bar(total=len(counts) * len(MODES), desc="negative fine-tuning", enabled=progress, leave=False)
     for n in counts:
         for mode in MODES:
             xs = semantic(x[:n]) if n else x[:0]

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from advcourse.attacks import _core, pgd
+from advcourse.formatting import rounded_repr
 
 __all__ = ["RandomResizePad", "TransferSweep", "transfer_sweep", "hit_rate"]
 
@@ -121,6 +122,8 @@ class TransferSweep:
         x_adv: per budget, the adversarial batch (N, C, H, W) in [0, 1].
         bare_pred, defended_pred: per budget, (N,) predicted classes.
     """
+
+    __repr__ = rounded_repr  # floats rounded: the same on every CPU
 
     eps: list[float]
     bare_accuracy: list[float]

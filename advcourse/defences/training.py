@@ -31,9 +31,9 @@ import torch.nn.functional as F
 from matplotlib.figure import Figure
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
-from tqdm.auto import tqdm
 
 from advcourse.attacks import _core, get_attack
+from advcourse.progress import progress_bar
 from advcourse.viz import figure_function, new_figure
 
 __all__ = ["History", "train", "evaluate", "plot_histories", "unwrap"]
@@ -270,8 +270,8 @@ def train(model: nn.Module, loader: Iterable[tuple[Tensor, Tensor]], *, epochs: 
     measure(0, float("nan"))
     was_training = net.training
     total = epochs * len(loader) if hasattr(loader, "__len__") else None
-    bar = tqdm(total=total, desc=f"training ({name or 'clean'})", unit="batch", disable=not progress or rank != 0,
-               leave=False)
+    bar = progress_bar(total=total, desc=f"training ({name or 'clean'})", unit="batch", enabled=progress and rank == 0,
+                       leave=False)
     try:
         for epoch in range(1, epochs + 1):
             if hasattr(sampler, "set_epoch"):

@@ -22,6 +22,7 @@ from matplotlib.ticker import LogLocator, NullFormatter, StrMethodFormatter
 from torch import Tensor, nn
 
 from advcourse.attacks import _core, fgsm, noise
+from advcourse.formatting import rounded_repr
 from advcourse.labels import class_name
 from advcourse.viz import amplify, figure_function, new_figure, to_hwc
 
@@ -51,6 +52,8 @@ class Sweep:
         labels: (N,) int64, the labels the attack used (true classes, or targets when targeted).
         targeted: whether ``labels`` are targets.
     """
+
+    __repr__ = rounded_repr  # floats rounded: the same on every CPU
 
     name: str
     eps: Tensor
@@ -240,6 +243,8 @@ class Landing:
         near_rate: fraction of the flipped photos whose new class was already in the clean top-k.
         k: the ``k`` of top-k.
     """
+
+    __repr__ = rounded_repr  # floats rounded: the same on every CPU
 
     eps: float
     flipped: Tensor

@@ -24,6 +24,7 @@ from torch import Tensor, nn
 
 from advcourse.attacks import _core
 from advcourse.attacks.pgd import pgd_step  # re-exported: 06_pgd shows its source
+from advcourse.formatting import rounded_repr
 from advcourse.labels import class_name
 from advcourse.viz import amplify, figure_function, new_figure, to_hwc, wrap_title
 from advcourse.widgets.fgsm import eps_label
@@ -45,6 +46,8 @@ class Trace:
         x_adv: (N, C, H, W) the last iterate (the attack's result).
         images: (steps + 1, N, C, H, W) every iterate when ``keep_images=True``, else ``None``.
     """
+
+    __repr__ = rounded_repr  # floats rounded: the same on every CPU
 
     eps: float
     step_size: float

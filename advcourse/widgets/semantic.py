@@ -21,6 +21,7 @@ from torch import Tensor, nn
 
 from advcourse.attacks import _core
 from advcourse.attacks.semantic import blend, semantic
+from advcourse.formatting import rounded_repr
 from advcourse.images import SampleBatch, load_samples
 from advcourse.labels import class_name
 from advcourse.viz import figure_function, new_figure, to_hwc, topk_bars, wrap_title
@@ -47,6 +48,8 @@ def _probs(model: nn.Module, x: Tensor, batch_size: int = 32) -> Tensor:
 class NegationRow:
     """One photo: its true class, the top-1 class on the photo and on its negative, and where the
     true class ranks (1 = top) with what probability on the negative."""
+
+    __repr__ = rounded_repr  # floats rounded: the same on every CPU
 
     name: str
     true_label: str
@@ -164,6 +167,8 @@ class BlendPath:
         probs: (T, K) softmax probabilities at each ``t`` (CPU).
         y: the photo's true class; ``accepted``: every class counted right.
     """
+
+    __repr__ = rounded_repr  # floats rounded: the same on every CPU
 
     ts: Tensor
     probs: Tensor
