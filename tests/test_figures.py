@@ -4,7 +4,7 @@ Each public figure function is called on tiny inputs (a 1000-class linear toy mo
 and its figure is drawn as a notebook stores it; then: every drawn text is >= ``MIN_FONT_PT`` points,
 no two texts overlap, no legend covers a bar, a line vertex or a marker, every colour-mapped image
 has a colour bar, and the stored picture is at most ``MAX_WIDTH_IN`` inches wide (so JupyterLab
-shows it unscaled). A test also checks that the list below covers every figure function.
+shows it unscaled or nearly). A test also checks that the list below covers every figure function.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from torch import nn
 import advcourse
 from advcourse import viz
 
-MAX_WIDTH_IN = 11.0  # 990 px at 90 dpi: JupyterLab's output area next to the file browser at 1400 px
+MAX_WIDTH_IN = 11.0  # 990 px at 90 dpi: unscaled in JupyterLab at 1400 px (side panel closed)
 N, SIZE = 3, 32
 
 
