@@ -165,12 +165,12 @@ def show_descent(fn: Fn, x0: float, *, lr: float, steps: int, minimum: float | N
     ax_curve.plot(xs, ys, color="black", lw=2)
     shown = np.clip(np.array(path, dtype=float), *xlim)
     values = fn(torch.tensor(shown, dtype=torch.float64)).numpy()
-    ax_curve.plot(shown, values, "-o", color="#c44e52", ms=4, lw=1)
+    ax_curve.plot(shown, values, "-o", color="#c44e52", ms=4, lw=1, label="x_k, one dot per step")
     ax_curve.plot(shown[:1], values[:1], "s", color="#4c72b0", ms=8, label=f"start x0 = {x0:g}")
     ax_curve.set_ylim(0, float(ys.max()) * 1.05)
     ax_curve.set_xlabel("x")
     ax_curve.set_title(f"gradient descent, lr = {lr:g}, {steps} steps")
-    fig.legend(loc="outside lower center")
+    fig.legend(loc="outside lower center", ncols=2)
     ks = np.arange(len(path))
     if minimum is None:
         dist, label = np.array([float(fn(torch.tensor(p))) if math.isfinite(p) else math.inf for p in path]), "f(x_k)"

@@ -216,11 +216,11 @@ def render_pgd(grid: dict[float, Trace], step_size: float, steps: int, photo: in
         chosen = s == step_size
         ax.plot(other.loss[:, photo].cpu().numpy(), lw=2.4 if chosen else 1, alpha=1 if chosen else 0.5,
                 label=f"step {eps_label(s)}")
-    ax.plot([steps], [float(tr.loss[steps, photo])], "ko")
+    ax.plot([steps], [float(tr.loss[steps, photo])], "ko", label=f"after {steps} step(s)")
     ax.set_xlabel("iteration")
     ax.set_ylabel("loss of the target" if tr.targeted else "loss of the true class")
     ax.set_title(f"eps = {eps_label(tr.eps)}")
-    fig.legend(loc="outside lower center", ncols=len(grid))
+    fig.legend(loc="outside lower center", ncols=len(grid) + 1)
     ax.grid(alpha=0.3)
     return fig
 
