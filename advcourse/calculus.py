@@ -177,6 +177,7 @@ def show_descent(fn: Fn, x0: float, *, lr: float, steps: int, minimum: float | N
     else:
         dist, label = np.abs(np.array(path) - minimum), "|x_k - minimum|"
     ax_dist.semilogy(ks, np.clip(dist, 1e-12, 1e12), "-o", color="#c44e52", ms=4)
+    viz.readable_log_ticks(ax_dist.yaxis)
     ax_dist.set_xlabel("step k")
     ax_dist.set_ylabel(label)
     verdict = "converges" if dist[-1] < dist[0] * 0.5 else ("diverges" if dist[-1] > dist[0] * 2 else "stalls")

@@ -25,7 +25,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 __all__ = ["STYLE", "MIN_FONT_PT", "DPI", "course_style", "figure_function", "CourseFigure", "new_figure",
-           "wrap_title", "to_hwc", "amplify", "image_grid", "triptych", "topk_bars", "show_digits"]
+           "wrap_title", "readable_log_ticks", "to_hwc", "amplify", "image_grid", "triptych", "topk_bars", "show_digits"]
 
 #: Resolution of every figure, on screen and as stored in a notebook (IPython saves at the figure's dpi).
 DPI = 90
@@ -113,6 +113,15 @@ def new_figure(width: float = 6.0, height: float = 4.0) -> Figure:
     _show_figures_in_ipython()
     with course_style():
         return CourseFigure(figsize=(width, height), dpi=DPI, layout="constrained")
+
+
+def readable_log_ticks(axis: Any) -> None:
+    """Ticks of a log-scaled ``axis`` (``ax.xaxis`` / ``ax.yaxis``) at 1, 2, 5 per decade, as plain numbers."""
+    from matplotlib.ticker import LogLocator, NullFormatter, StrMethodFormatter
+
+    axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(StrMethodFormatter("{x:g}"))
+    axis.set_minor_formatter(NullFormatter())
 
 
 def wrap_title(text: str, width_in: float, fontsize: float = STYLE["axes.titlesize"]) -> str:

@@ -24,7 +24,7 @@ from torch import Tensor, nn
 
 from advcourse import geometry
 from advcourse.labels import class_name
-from advcourse.viz import amplify, figure_function, new_figure, to_hwc
+from advcourse.viz import amplify, figure_function, new_figure, readable_log_ticks, to_hwc
 
 __all__ = [
     "BINARY_W", "BINARY_B", "TOY_W", "TOY_B", "TOY_CLASSES", "REPORTED",
@@ -273,6 +273,7 @@ def show_distances(names: Sequence[str], distances: Mapping[str, Tensor], grid_m
     ax.set_yticks(ypos, names)
     ax.set_ylim(-0.6, n - 0.4)
     ax.set_xscale("log")
+    readable_log_ticks(ax.xaxis)
     ax.set_xlabel("‖x_adv − x‖₂ needed to change the label (pixels in [0, 1])")
     ax.set_title("how far each photo is from a wrong label")
     fig.legend(loc="outside lower center", ncols=1)

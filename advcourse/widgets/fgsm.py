@@ -18,13 +18,12 @@ import numpy as np
 import torch
 from matplotlib.colors import SymLogNorm
 from matplotlib.figure import Figure
-from matplotlib.ticker import LogLocator, NullFormatter, StrMethodFormatter
 from torch import Tensor, nn
 
 from advcourse.attacks import _core, fgsm, noise
 from advcourse.formatting import rounded_repr
 from advcourse.labels import class_name
-from advcourse.viz import amplify, figure_function, new_figure, to_hwc
+from advcourse.viz import amplify, figure_function, new_figure, readable_log_ticks, to_hwc
 
 __all__ = [
     "Sweep", "sweep", "eps_label", "accuracy_curves", "render_eps", "eps_app",
@@ -285,9 +284,7 @@ def show_landing(land: Landing, y: Tensor, names: Sequence[str]) -> Figure:
     ax.set_yticks(ypos, [f"{names[i]}: {class_name(int(y[i]))} → {class_name(int(land.pred[i]))}" for i in idx])
     ax.set_xscale("log")
     ax.set_xlim(0.8, max(ranks + [land.k + 1]) * 1.6)
-    ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
-    ax.xaxis.set_major_formatter(StrMethodFormatter("{x:.0f}"))
-    ax.xaxis.set_minor_formatter(NullFormatter())
+    readable_log_ticks(ax.xaxis)
     ax.axvline(land.k + 0.5, color="grey", ls="--", lw=1, label=f"edge of the clean top-{land.k}")
     ax.set_xlabel("rank of the new class in the clean prediction (1 = the clean top-1)")
     ax.set_title(f"where FGSM at eps={eps_label(land.eps)} sends the photos")
