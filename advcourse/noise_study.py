@@ -31,7 +31,7 @@ from advcourse.checks import check_budget, check_count, check_images, check_mode
 from advcourse.formatting import rounded_repr
 from advcourse.images import SampleBatch
 from advcourse.labels import IMAGENET_CLASSES
-from advcourse.viz import image_grid, new_figure
+from advcourse.viz import figure_function, image_grid, new_figure
 
 __all__ = ["KINDS", "add_noise", "probabilities", "NoiseCurve", "noise_curve", "smallest_flipping_eps",
            "plot_noise_curves", "noise_gallery", "noise_histograms", "uniform_std"]
@@ -171,6 +171,7 @@ def smallest_flipping_eps(model: nn.Module, x: Tensor, levels: Sequence[float], 
 
 
 # ----------------------------------------------------------------------------- figures
+@figure_function
 def plot_noise_curves(*curves: NoiseCurve, against: str = "level") -> Figure:
     """Top-1 accuracy (left) and mean true-class confidence (right) against the noise size.
 
@@ -195,12 +196,13 @@ def plot_noise_curves(*curves: NoiseCurve, against: str = "level") -> Figure:
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=len(curves))
     axes[0].set_ylim(-3, 103)
     axes[1].set_ylim(0, 1)
     return fig
 
 
+@figure_function
 def noise_gallery(model: nn.Module, x: Tensor, levels: Sequence[float], *, kind: str = "uniform",
                   seed: int = 0) -> Figure:
     """One photo (1, 3, H, W) under growing noise, each titled with the model's top-1 answer."""
@@ -214,18 +216,20 @@ def noise_gallery(model: nn.Module, x: Tensor, levels: Sequence[float], *, kind:
     return image_grid(batch.cpu(), titles, ncols=len(lv), size=2.2)
 
 
+@figure_function
 def noise_histograms(eps: float, sigma: float, n: int = 200_000, seed: int = 0) -> Figure:
     """Histograms of uniform noise in [-eps, eps] and Gaussian noise N(0, sigma²), in /255 units,
     with each one's standard deviation marked."""
     g = torch.Generator().manual_seed(seed)
     u = ((2 * torch.rand(n, generator=g) - 1) * eps * 255).numpy()
     z = (torch.randn(n, generator=g) * sigma * 255).numpy()
-    fig = new_figure(7.0, 3.0)
+    fig = new_figure(7.0, 3.6)
     ax = fig.subplots()
     bins = np.linspace(min(u.min(), z.min()), max(u.max(), z.max()), 80)
     ax.hist(u, bins=bins, alpha=0.6, density=True, label=f"uniform, eps = {eps * 255:.1f}/255 (std {u.std():.1f})")
     ax.hist(z, bins=bins, alpha=0.6, density=True, label=f"Gaussian, sigma = {sigma * 255:.1f}/255 (std {z.std():.1f})")
     ax.set_xlabel("change of one pixel value (×1/255)")
+    ax.set_ylabel("density")
     ax.set_yticks([])
-    ax.legend(fontsize=8)
+    fig.legend(loc="outside lower center")
     return fig

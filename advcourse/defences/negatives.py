@@ -24,7 +24,7 @@ from advcourse.attacks import semantic
 from advcourse.defences.training import evaluate, train
 from advcourse.formatting import rounded_repr
 from advcourse.progress import progress_bar
-from advcourse.viz import new_figure
+from advcourse.viz import figure_function, new_figure
 
 __all__ = ["NegativeTradeoff", "negative_tradeoff"]
 
@@ -45,6 +45,7 @@ class NegativeTradeoff:
     regular: dict[str, list[float]] = field(default_factory=lambda: {m: [] for m in MODES})
     negative: dict[str, list[float]] = field(default_factory=lambda: {m: [] for m in MODES})
 
+    @figure_function
     def plot(self) -> Figure:
         """Accuracy on regular (solid) and negative (dashed) test images against ``n``."""
         fig = new_figure(6.5, 3.4)
@@ -56,7 +57,7 @@ class NegativeTradeoff:
         ax.set_xlabel("negative training images n")
         ax.set_ylabel("test accuracy")
         ax.set_ylim(0, 1.02)
-        ax.legend(fontsize=8, loc="best")
+        fig.legend(loc="outside lower center", ncols=2)
         return fig
 
 

@@ -35,7 +35,7 @@ from torch.nn.parallel import DistributedDataParallel
 from advcourse import checks
 from advcourse.attacks import _core, get_attack
 from advcourse.progress import progress_bar
-from advcourse.viz import new_figure
+from advcourse.viz import figure_function, new_figure
 
 __all__ = ["History", "train", "evaluate", "plot_histories", "unwrap"]
 
@@ -75,11 +75,13 @@ class History:
         body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in self._rows())
         return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
+    @figure_function
     def plot(self, title: str = "") -> Figure:
         """Clean and robust accuracy against epochs."""
         return plot_histories({title or "training": self})
 
 
+@figure_function
 def plot_histories(histories: dict[str, History]) -> Figure:
     """Clean (solid) and robust (dashed) accuracy of consecutive training runs on one time axis.
 
@@ -100,7 +102,7 @@ def plot_histories(histories: dict[str, History]) -> Figure:
     ax.set_xlabel("epoch")
     ax.set_ylabel("test accuracy")
     ax.set_ylim(0, 1.02)
-    ax.legend(fontsize=8, loc="lower right")
+    fig.legend(loc="outside lower center", ncols=2)
     return fig
 
 

@@ -14,13 +14,14 @@ from matplotlib.figure import Figure
 from advcourse import checks
 from advcourse.defences.randomization import TransferSweep
 from advcourse.labels import class_name
-from advcourse.viz import new_figure, to_hwc
+from advcourse.viz import figure_function, new_figure, to_hwc
 from advcourse.widgets import make_app
 from advcourse.widgets.fgsm import eps_label
 
 __all__ = ["render_transfer", "transfer_app"]
 
 
+@figure_function
 def render_transfer(sweep: TransferSweep, eps: float, photo: int = 0, names: Sequence[str] | None = None) -> Figure:
     """Photo ``photo`` attacked at budget ``eps`` (one of ``sweep.eps``) and both models' answers.
 
@@ -41,7 +42,7 @@ def render_transfer(sweep: TransferSweep, eps: float, photo: int = 0, names: Seq
     ax_img.axis("off")
     name = names[photo] if names is not None else f"photo {photo}"
     ax_img.set_title(f"{name}, PGD at eps = {eps_label(eps)}\nbare: {class_name(int(sweep.bare_pred[i][photo]))}\n"
-                     f"defended: {class_name(int(sweep.defended_pred[i][photo]))}", fontsize=9)
+                     f"defended: {class_name(int(sweep.defended_pred[i][photo]))}")
     budgets = [e * 255 for e in sweep.eps]
     ax_acc.plot(budgets, sweep.bare_accuracy, "-o", label="bare model")
     ax_acc.plot(budgets, sweep.defended_accuracy, "-s", label="random resize & pad")
@@ -49,7 +50,7 @@ def render_transfer(sweep: TransferSweep, eps: float, photo: int = 0, names: Seq
     ax_acc.set_xlabel("eps (×1/255), PGD crafted on the bare model")
     ax_acc.set_ylabel("accuracy on the shipped photos")
     ax_acc.set_ylim(0, 1.05)
-    ax_acc.legend(fontsize=8)
+    fig.legend(loc="outside lower center", ncols=2)
     return fig
 
 
