@@ -82,8 +82,13 @@ def make_loader(x: Tensor, y: Tensor, *, batch_size: int = 64, shuffle: bool = T
         shuffle: reshuffle every epoch (call ``sampler.set_epoch`` — the training loop does).
         seed: seed of the shuffle.
     """
-    if x.shape[0] != y.shape[0]:
-        raise ValueError(f"y: expected {x.shape[0]} labels to match x, got {y.shape[0]}")
+    from advcourse.checks import check_bool, check_count, check_labels, check_tensor
+
+    check_tensor(x, "x")
+    check_labels(y, x)
+    batch_size = check_count(batch_size, "batch_size", minimum=1)
+    check_bool(shuffle, "shuffle")
+    seed = check_count(seed, "seed")
     data = TensorDataset(x, y)
     import torch.distributed as dist
 

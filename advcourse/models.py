@@ -27,10 +27,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["load_model", "available_models", "PixelNormalize", "EfficientNetLite0", "resolve_device"]
+from advcourse.catalog import EMBEDDED_MODEL as EMBEDDED
+from advcourse.catalog import TORCHVISION_MODELS
 
-EMBEDDED = "efficientnet_lite0"
-TORCHVISION_MODELS = ("resnet18", "resnet50", "alexnet", "vgg16", "mobilenet_v3_large", "efficientnet_b0")
+__all__ = ["load_model", "available_models", "PixelNormalize", "EfficientNetLite0", "resolve_device"]
 
 
 # ----------------------------------------------------------------------------- normalisation
@@ -241,6 +241,8 @@ def load_model(name: str = EMBEDDED, device: str | torch.device = "auto", *, cac
     """
     if not isinstance(name, str):
         raise TypeError(f"name: expected a model name string, got {type(name).__name__}")
+    if not isinstance(cache, bool):
+        raise TypeError(f"cache: expected True or False, got {type(cache).__name__} {cache!r}")
     key = name.strip().lower()
     if key not in _BUILDERS:
         raise ValueError(f"name: unknown model {name!r}; choose one of {', '.join(available_models())}")

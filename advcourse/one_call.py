@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 import torch
 from torch import nn
 
+from advcourse import checks
 from advcourse.images import ImageSource, load_image
 from advcourse.labels import IMAGENET_CLASSES, class_index
 from advcourse.models import load_model, resolve_device
@@ -58,6 +59,8 @@ class Predictions(list):
 
 def _as_model(model: str | nn.Module, device: str | torch.device) -> nn.Module:
     if isinstance(model, nn.Module):
+        if not (isinstance(device, str) and device == "auto"):
+            resolve_device(device)  # a bad device is an error even when it is not needed
         return model
     if isinstance(model, str):
         return load_model(model, device)
@@ -69,19 +72,19 @@ def _model_device(model: nn.Module) -> torch.device:
     return first.device if first is not None else torch.device("cpu")
 
 
-@torch.no_grad()
 def predict(model: nn.Module, x: torch.Tensor, topk: int = 5) -> list[Predictions]:
-    """Top-``topk`` predictions for each image of a batch ``x`` (N, 3, H, W) in [0, 1].
+    """Top-``topk`` predictions for each image of a batch ``x`` (N, C, H, W) in [0, 1].
 
-    The model's train/eval mode is left as found (it is evaluated in eval mode).
+    The model is evaluated in eval mode and left exactly as found (each submodule's mode, each
+    parameter's flags and gradient: :func:`advcourse.checks.frozen`).
     """
+    checks.check_model(model)
     if not isinstance(topk, int) or isinstance(topk, bool) or not 1 <= topk <= len(IMAGENET_CLASSES):
         raise ValueError(f"topk: expected an integer in [1, {len(IMAGENET_CLASSES)}], got {topk!r}")
-    was_training = model.training
-    try:
-        probs = model.eval()(x.to(_model_device(model))).softmax(dim=1)
-    finally:
-        model.train(was_training)
+    checks.check_images(x)
+    x = x.detach().to(_model_device(model))
+    with checks.frozen(model, x), torch.no_grad():
+        probs = checks.check_logits(model(x), x.shape[0]).softmax(dim=1)
     values, indices = probs.topk(min(topk, probs.shape[1]), dim=1)
     return [
         Predictions(Prediction(_label(int(i)), int(i), float(v)) for v, i in zip(vs, ids))
@@ -106,10 +109,19 @@ def classify(src: ImageSource | torch.Tensor, model: str | nn.Module = "efficien
         :class:`Predictions`, highest probability first.
     """
     net = _as_model(model, device)
-    x = src if isinstance(src, torch.Tensor) else load_image(src)
-    if x.dim() != 4 or x.shape[0] != 1:
-        raise ValueError(f"src: expected one image of shape (1, 3, H, W), got {tuple(x.shape)}")
+    x = _one_image(src).to(_model_device(net))
+    checks.check_model_input(net, x, name="src")
     return predict(net, x, topk)[0]
+
+
+def _one_image(src: ImageSource | torch.Tensor) -> torch.Tensor:
+    """``src`` as one checked (1, 3, H, W) image in [0, 1] (a tensor, or anything ``load_image`` reads)."""
+    if not isinstance(src, torch.Tensor):
+        return load_image(src)
+    checks.check_images(src, name="src", channels=3)
+    if src.shape[0] != 1:
+        raise ValueError(f"src: expected one image of shape (1, 3, H, W), got {tuple(src.shape)}")
+    return src
 
 
 # Budgets used when the caller gives none: small enough to stay invisible on 224 px photos.
@@ -190,7 +202,10 @@ def _resolve_target(target: int | str | None) -> int | None:
     if target is None:
         return None
     if isinstance(target, str):
-        return class_index(target)
+        try:
+            return class_index(target)
+        except ValueError as exc:
+            raise ValueError(f"target: {str(exc).removeprefix('name: ')}") from None
     if isinstance(target, bool) or not isinstance(target, int) or not 0 <= target < len(IMAGENET_CLASSES):
         raise ValueError(f"target: expected a class name or an index in [0, 999], got {target!r}")
     return target
@@ -216,9 +231,8 @@ def attack(src: ImageSource | torch.Tensor, attack: str = "fgsm", model: str | n
     spec = get_attack(attack)
     net = _as_model(model, device)
     dev = _model_device(net)
-    x = (src if isinstance(src, torch.Tensor) else load_image(src)).to(dev)
-    if x.dim() != 4 or x.shape[0] != 1:
-        raise ValueError(f"src: expected one image of shape (1, 3, H, W), got {tuple(x.shape)}")
+    x = _one_image(src).to(dev)
+    checks.check_model_input(net, x, name="src")
     target_index = _resolve_target(target)
     if target_index is not None and not spec.targeted:
         raise ValueError(f"target: the {spec.name} attack is untargeted; use fgsm or pgd for a target")

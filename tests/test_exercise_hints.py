@@ -22,15 +22,23 @@ CHECKS = sorted(
 CODE = re.compile(r"\w\(|\)\s*\.|\b[a-z_]\w* = [^,;:]*[-+*/(·−]|\btorch\b|\bF\.|\bclamp\b|reduction=|\[0\]")
 
 
-def _placeholder_hint(fn) -> str:
-    params = inspect.signature(fn).parameters
-    args = [None] * sum(1 for p in list(params.values())[1:]
-                        if p.default is p.empty and p.kind is p.POSITIONAL_OR_KEYWORD)
-    kwargs = {n: None for n, p in params.items() if p.kind is p.KEYWORD_ONLY and p.default is p.empty}
-    if "x" in params:  # the placeholder is rejected before x is used, but tensor_like reads its shape
-        import torch
+def _valid_arguments() -> dict[str, object]:
+    """Well-formed stand-ins for every argument a check validates before it looks at the answer."""
+    import torch
+    from torch import nn
 
-        args[list(params).index("x") - 1] = torch.zeros(1, 3, 4, 4)
+    x = torch.zeros(2, 3, 4, 4)
+    return {"model": nn.Sequential(nn.Flatten(), nn.Linear(48, 10)), "x": x, "z": x.clone(),
+            "y": torch.zeros(2, dtype=torch.long), "eps": 8 / 255, "step_size": 2 / 255, "steps": 10,
+            "samples": 8, "iterations": torch.tensor([1, 2]), "photo": "chelsea_cat", "levels": [0.0, 8 / 255]}
+
+
+def _placeholder_hint(fn):
+    """What ``fn`` says to the placeholder ``answer = ...``, given valid other arguments."""
+    given = _valid_arguments()
+    params = list(inspect.signature(fn).parameters.values())[1:]
+    args = [given.get(p.name) for p in params if p.default is p.empty and p.kind is p.POSITIONAL_OR_KEYWORD]
+    kwargs = {p.name: given.get(p.name) for p in params if p.default is p.empty and p.kind is p.KEYWORD_ONLY}
     return fn(..., *args, **kwargs)
 
 

@@ -136,6 +136,6 @@ def test_figures(model, two):
     gallery = noise_gallery(model, two.x[:1], [0.0, 64 / 255])
     assert len(gallery.axes) == 2 and "64/255" in gallery.axes[1].get_title()
     hist = noise_histograms(16 / 255, uniform_std(16 / 255))
-    legend = " ".join(t.get_text() for t in hist.axes[0].get_legend().texts)
+    legend = " ".join(t.get_text() for t in hist.legends[0].texts)
     assert isinstance(hist, Figure) and "eps = 16.0/255" in legend and "sigma = 9.2/255" in legend
     assert "std" not in legend  # the uniform std is 02_noise's exercise: the figure must not answer it

@@ -11,6 +11,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from advcourse import checks
 from advcourse.attacks import fgsm
 from advcourse.exercises import Feedback, failed, is_unanswered, passed, tensor_like
 from advcourse.widgets.fgsm import Sweep, eps_label
@@ -29,6 +30,10 @@ def check_fgsm_by_hand(answer: Any, model: nn.Module, x: Tensor, y: Tensor, eps:
         model, x, y, eps: the photo(s), the true classes (targets when ``targeted``) and the budget.
         targeted: check T-FGSM (a step *down* the loss of the target ``y``) instead of FGSM.
     """
+    checks.check_model(model)
+    checks.check_images(x)
+    checks.check_bool(targeted, "targeted")
+    eps = checks.check_budget(eps, "eps")
     way = "down the loss of the target" if targeted else "up the loss of the true class"
     answer = tensor_like(answer, x, f"replace ... with an image shaped like x: one step of size eps from x, {way}, "
                                     "that is still a valid image")
@@ -68,6 +73,8 @@ def check_half_accuracy_eps(answer: Any, sw: Sweep, y: Tensor) -> Feedback:
     """
     if is_unanswered(answer):
         return failed("read the FGSM curve: the first eps of the grid where accuracy falls to 50% or below")
+    checks.check_instance(sw, Sweep, "sw", "made by advcourse.widgets.fgsm.sweep")
+    y = checks.check_labels(y, sw.x)
     eps = _as_eps(answer)
     if eps is None:
         return failed(f"expected a budget such as 2/255, got {type(answer).__name__}")
