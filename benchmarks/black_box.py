@@ -76,6 +76,7 @@ def theirs(model, x, y, eps, queries, seed):
 
     attack = torchattacks.Square(model, norm="Linf", eps=eps, n_queries=queries, p_init=0.05, loss="margin",
                                  resc_schedule=True, seed=seed)
+    attack.init_hyperparam(x)  # what its perturb() does before attack_single_run
     torch.manual_seed(seed)
     n_queries, x_best = attack.attack_single_run(x, y)
     with torch.no_grad():

@@ -131,6 +131,15 @@ def test_finished_samples_stop_querying(case, x):
     assert counted.images == int(info.queries.sum())
 
 
+def test_success_within_a_budget_is_a_curve():
+    net = linear((C, H, W), num_classes=10, seed=1, dtype=torch.float64)
+    x = torch.rand(8, C, H, W, generator=_gen(2), dtype=torch.float64)
+    _, info = square(net, x, eps=0.2, max_queries=60, generator=_gen(), return_info=True)
+    curve = [info.success_within(q) for q in range(1, 61)]
+    assert curve == sorted(curve) and curve[0] == 0.0 and curve[-1] == info.success_rate
+    assert info.median_queries() == float(info.queries[info.success].float().median())
+
+
 def test_query_counter_counts_images_and_calls(net, x):
     counted = QueryCounter(net)
     counted(x)

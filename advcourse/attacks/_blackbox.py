@@ -57,6 +57,11 @@ class QueryInfo(AttackInfo):
 
     queries: Tensor = None  # type: ignore[assignment]
 
+    def success_within(self, budget: int) -> float:
+        """Fraction of all samples that succeeded using at most ``budget`` queries: one point of a
+        success-rate-vs-queries curve (``budget`` >= the attack's ``max_queries`` gives ``success_rate``)."""
+        return float((self.success & (self.queries <= budget)).float().mean())
+
     def median_queries(self) -> float:
         """Median of ``queries`` over the successful samples (``nan`` when none succeeded)."""
         q = self.queries[self.success].float()
