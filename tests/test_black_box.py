@@ -240,6 +240,21 @@ def test_square_breaks_a_linear_model_and_keeps_only_improvements():
     assert (x_adv - x).abs().max() <= 0.2 + 1e-12
 
 
+@pytest.mark.parametrize("attack", [
+    lambda m, x, t: square(m, x, t, eps=0.3, max_queries=300, targeted=True, generator=_gen(), return_info=True),
+    lambda m, x, t: simba(m, x, t, eps=0.3, max_queries=600, basis="pixel", targeted=True, generator=_gen(),
+                          return_info=True),
+], ids=["square", "simba"])
+def test_targeted_score_attacks_reach_the_target(attack):
+    net = linear((C, 8, 8), num_classes=10, seed=1, dtype=torch.float64)
+    x = torch.rand(6, C, 8, 8, generator=_gen(2), dtype=torch.float64)
+    with torch.no_grad():
+        target = (net(x).argmax(1) + 1) % 10
+    x_adv, info = attack(net, x, target)
+    with torch.no_grad():
+        assert info.success.all() and (net(x_adv).argmax(1) == target).all()
+
+
 def test_hopskipjump_approaches_the_closed_form_distance():
     """For a binary linear classifier the nearest adversarial point is at |w·x + b| / ‖w‖."""
     g = _gen(7)
