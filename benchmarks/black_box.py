@@ -16,6 +16,10 @@ What it measures, on the embedded EfficientNet-Lite0 and the first ``--photos`` 
    both: success rate and median queries to success over ``--seeds`` seeds. torchattacks counts
    from its stripe start; ours counts the first query at ``x`` too, so 1 is subtracted from ours.
 
+3. **HopSkipJump vs foolbox 3.3.4** ``HopSkipJumpAttack`` on the course's trained ``DigitsCNN``
+   (32 test digits): foolbox runs 5 and 10 iterations, its queries per image are counted, and ours
+   gets that many per image; success rate and median L2 of both (``--only hopskipjump``).
+
 Timing: contenders take turns (interleaved) for ``--repeats`` rounds; the median is kept.
 """
 
@@ -121,6 +125,38 @@ def speed(model, x, y, eps, queries, repeats) -> dict:
     }
 
 
+def hopskipjump_vs_foolbox(steps_list=(5, 10)) -> list[dict]:
+    import foolbox as fb
+
+    from attacks import trained_digits_cnn
+
+    from advcourse.attacks import hopskipjump
+
+    net, x, y = trained_digits_cnn()
+    rows = []
+    for steps in steps_list:
+        counter = QueryCounter(net)
+        attack = fb.attacks.HopSkipJumpAttack(steps=steps, initial_gradient_eval_steps=100,
+                                              max_gradient_eval_steps=10_000, gamma=1.0, constraint="l2")
+        torch.manual_seed(0)
+        t = time.perf_counter()
+        raw, _, _ = attack(fb.PyTorchModel(counter, bounds=(0, 1)), x, fb.criteria.Misclassification(y), epsilons=None)
+        t_fb = time.perf_counter() - t
+        with torch.no_grad():
+            ok = net(raw).argmax(1) != y
+        budget = counter.images // len(x)
+        t = time.perf_counter()
+        _, info = hopskipjump(net, x, y, max_queries=budget, generator=torch.Generator().manual_seed(0),
+                              return_info=True)
+        t_ours = time.perf_counter() - t
+        rows.append({"foolbox_steps": steps, "queries_per_image": budget,
+                     "foolbox_success": float(ok.float().mean()),
+                     "foolbox_median_l2": float((raw - x).flatten(1).norm(dim=1)[ok].median()),
+                     "ours_success": info.success_rate, "ours_median_l2": float(info.l2[info.success].median()),
+                     "ours_max_queries": int(info.queries.max()), "foolbox_seconds": t_fb, "ours_seconds": t_ours})
+    return rows
+
+
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--photos", type=int, default=8)
@@ -129,6 +165,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--only", choices=["quality", "speed", "hopskipjump"], default=None, help="run one part")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -139,27 +176,34 @@ def main(argv: list[str] | None = None) -> dict:
     eps = args.eps / 255
     start = time.perf_counter()
     res = {"command": " ".join(sys.argv), "machine": machine(), "photos": args.photos, "eps": args.eps,
-           "queries": args.queries, "quality": quality(model, x, y, eps, args.queries, args.seeds),
-           "speed": speed(model, x, y, eps, args.queries, args.repeats)}
+           "queries": args.queries}
+    if args.only in (None, "hopskipjump"):
+        res["hopskipjump"] = hopskipjump_vs_foolbox()
+    if args.only in (None, "quality"):
+        res["quality"] = quality(model, x, y, eps, args.queries, args.seeds)
+    if args.only in (None, "speed"):
+        res["speed"] = speed(model, x, y, eps, args.queries, args.repeats)
     res["wall_seconds"] = time.perf_counter() - start
     RESULTS.mkdir(parents=True, exist_ok=True)
     stem = RESULTS / ("black_box-" + dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M"))
     stem.with_suffix(".json").write_text(json.dumps(res, indent=1) + "\n")
-    q, s = res["quality"], res["speed"]
-    table = "\n".join([
-        f"Square, Lite0, {args.photos} photos, eps {args.eps:g}/255, {args.queries} queries, {args.seeds} seeds",
-        "",
-        "| | success | median queries to success | s per queried image |",
-        "|---|---|---|---|",
-        f"| ours | {q['ours']['success_rate']:.1%} | {q['ours']['median_queries_to_success']} | "
-        f"{s['seconds']['ours Square'] / s['our_images']:.4f} |",
-        f"| torchattacks | {q['torchattacks']['success_rate']:.1%} | {q['torchattacks']['median_queries_to_success']} | "
-        f"{s['seconds']['torchattacks Square'] / s['torchattacks_images']:.4f} |",
-        "",
-        f"ours / its own forward passes: {s['ours_over_forward_passes']:.3f}; "
-        f"ours / torchattacks per queried image: {s['ours_per_image_over_torchattacks_per_image']:.3f}",
-        "",
-    ])
+    lines = []
+    if "quality" in res or "speed" in res:
+        lines += [f"Square, Lite0, {args.photos} photos, eps {args.eps:g}/255, {args.queries} queries", ""]
+    if "quality" in res:
+        q = res["quality"]
+        lines += [f"| {args.seeds} seeds | success | median queries to success |", "|---|---|---|"]
+        lines += [f"| {who} | {q[who]['success_rate']:.1%} | {q[who]['median_queries_to_success']} |"
+                  for who in ("ours", "torchattacks")]
+    if "speed" in res:
+        s = res["speed"]
+        lines += ["", f"ours / its own forward passes: {s['ours_over_forward_passes']:.3f}; "
+                      f"ours / torchattacks per queried image: {s['ours_per_image_over_torchattacks_per_image']:.3f}"]
+    for r in res.get("hopskipjump", []):
+        lines += [f"HopSkipJump, digits, {r['queries_per_image']} queries/image: ours success {r['ours_success']:.0%} "
+                  f"median L2 {r['ours_median_l2']:.3f}; foolbox ({r['foolbox_steps']} steps) success "
+                  f"{r['foolbox_success']:.0%} median L2 {r['foolbox_median_l2']:.3f}"]
+    table = "\n".join(lines + [""])
     stem.with_suffix(".md").write_text(table)
     print(table)
     print(f"wrote {stem}.json", file=sys.stderr)
