@@ -36,6 +36,7 @@ class QueryCounter(nn.Module):
     def __init__(self, model: nn.Module):
         super().__init__()
         self.model = _core.check_model(model)
+        self.training = model.training  # the wrapper's own flag follows the model (its submodules untouched)
         self.images = 0
         self.calls = 0
 
