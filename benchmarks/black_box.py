@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> dict:
         res["speed"] = speed(model, x, y, eps, args.queries, args.repeats)
     res["wall_seconds"] = time.perf_counter() - start
     RESULTS.mkdir(parents=True, exist_ok=True)
-    stem = RESULTS / ("black_box-" + dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M"))
+    stem = RESULTS / ("black_box-" + dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S"))
     stem.with_suffix(".json").write_text(json.dumps(res, indent=1) + "\n")
     lines = []
     if "quality" in res or "speed" in res:
