@@ -87,7 +87,7 @@ def square(model: nn.Module, x: Tensor, y: Tensor | None = None, *, eps: float, 
             if rows.numel() == 0:
                 break
             side = _side(square_fraction(p_init, i, max_queries), h, w)
-            candidate = _paint_square(x[rows], x_best[rows], side, eps, clip_min, clip_max, generator)
+            candidate = _paint_square(x, x_best, rows, side, eps, clip_min, clip_max, generator)
             _try(model, rows, candidate, y, targeted, x_best, best, best_logits, queries)
         if not return_info:
             return x_best
@@ -122,25 +122,30 @@ def _signs(shape: tuple[int, ...], like: Tensor, generator: torch.Generator | No
     return torch.where(_core._rand(torch.Size(shape), like, generator) < 0.5, -1.0, 1.0).to(like.dtype)
 
 
-def _paint_square(x: Tensor, x_best: Tensor, side: int, eps: float, clip_min: float, clip_max: float,
-                  generator: torch.Generator | None) -> Tensor:
-    """The next candidate: each sample's best point with one random ``side``×``side`` window of its
-    perturbation set to ±eps per channel (Algorithm 2), clipped to the box. Shapes (M, C, H, W).
+def _paint_square(x: Tensor, x_best: Tensor, rows: Tensor, side: int, eps: float, clip_min: float,
+                  clip_max: float, generator: torch.Generator | None) -> Tensor:
+    """The next candidates of samples ``rows`` (M,): each one's best point with one random
+    ``side``×``side`` window of its perturbation set to ±eps per channel (Algorithm 2), clipped to the
+    box. ``x``, ``x_best``: (N, C, H, W); returns (M, C, H, W).
 
-    A window colour that would leave the image unchanged is redrawn (a few times, per sample),
-    since such a query would be wasted (as in the reference code).
+    Only the windows are computed (gathered by index, one per sample), so the cost per query does
+    not grow with the image. A window colour that would leave the image unchanged is redrawn (a few
+    times, per sample), since such a query would be wasted (as in the reference code).
     """
-    m, c, h, w = x.shape
+    m, (_, c, h, w) = rows.numel(), x.shape
     top = (_core._rand(torch.Size([m]), x, generator) * (h - side + 1)).long().clamp_max(h - side)
     left = (_core._rand(torch.Size([m]), x, generator) * (w - side + 1)).long().clamp_max(w - side)
-    ys, xs = torch.arange(h, device=x.device), torch.arange(w, device=x.device)
-    inside = (((ys[None, :] >= top[:, None]) & (ys[None, :] < top[:, None] + side))[:, :, None]
-              & ((xs[None, :] >= left[:, None]) & (xs[None, :] < left[:, None] + side))[:, None, :])[:, None]
+    span = torch.arange(side, device=x.device)
+    channels = torch.arange(c, device=x.device)[None, :, None, None]
+    ys, xs = (top[:, None] + span)[:, None, :, None], (left[:, None] + span)[:, None, None, :]
+    x_win, best_win = x[rows[:, None, None, None], channels, ys, xs], x_best[rows[:, None, None, None], channels, ys, xs]
     colour = eps * _signs((m, c, 1, 1), x, generator)
     for _ in range(10):
-        candidate = _core.clip(torch.where(inside, x + colour, x_best), clip_min, clip_max)
-        unchanged = ((candidate - x_best).abs() < 1e-7).flatten(1).all(1)
+        window = _core.clip(x_win + colour, clip_min, clip_max)
+        unchanged = ((window - best_win).abs() < 1e-7).flatten(1).all(1)
         if not unchanged.any():
             break
         colour = torch.where(unchanged[:, None, None, None], eps * _signs((m, c, 1, 1), x, generator), colour)
+    candidate = x_best[rows]  # a gathered copy
+    candidate[torch.arange(m, device=x.device)[:, None, None, None], channels, ys, xs] = window
     return candidate
