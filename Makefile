@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 # Jupyter refuses to run as root unless told; containers and CI machines often are root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test install notebooks student-notebooks clean-venv
+.PHONY: lab test test-portable test-gpu install notebooks student-notebooks clean-venv
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,21 @@ lab: $(STAMP)
 ## Unit tests, property tests, reference tests and strict nbval over every notebook.
 test: $(STAMP)
 	$(PY) -m pytest --nbval -p no:cacheprovider --durations=15 $(PYTEST_ARGS)
+
+## Strict nbval over every notebook once more on a second CPU configuration: PyTorch's plain
+## (non-vectorised) kernels and one thread per kernel, two notebooks at a time (one per core).
+## Stored outputs must hold on every learner's machine. Another configuration:
+##   make test-portable PORTABLE_ENV="ATEN_CPU_CAPABILITY=avx2 OMP_NUM_THREADS=2" PORTABLE_WORKERS=1
+PORTABLE_ENV ?= ATEN_CPU_CAPABILITY=default OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+PORTABLE_WORKERS ?= 2
+test-portable: $(STAMP)
+	$(PORTABLE_ENV) $(PY) -m pytest --nbval -p no:cacheprovider -n $(PORTABLE_WORKERS) --dist loadscope notebooks/
+
+## The suite and every notebook on a CUDA GPU: every assert must hold; stored outputs are not
+## compared (--nbval-lax), since a GPU's float results differ from the CPU's that stored them.
+test-gpu: $(STAMP)
+	$(PY) -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 'test-gpu: no CUDA device visible to torch')"
+	$(PY) -m pytest --nbval-lax -p no:cacheprovider --durations=15 $(PYTEST_ARGS)
 
 ## Re-execute every notebook in order and store its outputs (maintainers).
 notebooks: $(STAMP)

@@ -26,8 +26,10 @@ import torch.nn.functional as F
 from matplotlib.figure import Figure
 from torch import Tensor, nn
 
+from advcourse import checks
 from advcourse import viz
 from advcourse.attacks import _core
+from advcourse.formatting import rounded_repr
 
 __all__ = ["bowl", "BOWL_MINIMUM", "derivative", "tangent", "gradient_descent", "show_tangents", "show_descent",
            "StepComparison", "sign_vs_random", "show_step_comparison"]
@@ -47,7 +49,7 @@ def bowl(x: Tensor | float) -> Tensor | float:
 
 
 def _point(x0: object, name: str = "x0") -> float:
-    value = _core._number(x0, name)
+    value = checks._number(x0, name)
     if math.isinf(value):
         raise ValueError(f"{name}: expected a finite number, got {value}")
     return value
@@ -99,8 +101,8 @@ def gradient_descent(fn: Fn, x0: float, *, lr: float, steps: int) -> list[float]
         ``lr = 1`` and grows (diverges) for ``lr > 1``. A path that overflows stops at ``inf``.
     """
     x = _point(x0)
-    lr = _core.check_nonnegative(lr, "lr")
-    steps = _core.check_count(steps, "steps")
+    lr = checks.check_nonnegative(lr, "lr")
+    steps = checks.check_count(steps, "steps")
     path = [x]
     for _ in range(steps):
         if not math.isfinite(x):
@@ -116,6 +118,7 @@ def _curve(fn: Fn, lo: float, hi: float) -> tuple[np.ndarray, np.ndarray]:
     return xs.numpy(), fn(xs).detach().numpy()
 
 
+@viz.figure_function
 def show_tangents(fn: Fn, points: Sequence[float], *, xlim: tuple[float, float] = (-1.0, 5.0)) -> Figure:
     """The curve of ``fn`` with its tangent at each point and an arrow for the downhill direction.
 
@@ -140,11 +143,12 @@ def show_tangents(fn: Fn, points: Sequence[float], *, xlim: tuple[float, float] 
                         arrowprops={"arrowstyle": "->", "color": colour, "lw": 2})
     ax.set_xlabel("x")
     ax.set_ylabel("f(x)")
-    ax.set_title("tangents: the slope says which way is uphill (arrows: downhill)", fontsize=10)
-    ax.legend(fontsize=8)
+    ax.set_title("tangents: the slope says which way is uphill (arrows: downhill)")
+    fig.legend(loc="outside lower center", ncols=2)
     return fig
 
 
+@viz.figure_function
 def show_descent(fn: Fn, x0: float, *, lr: float, steps: int, minimum: float | None = BOWL_MINIMUM,
                  xlim: tuple[float, float] = (-2.0, 6.0)) -> Figure:
     """Gradient descent drawn twice: the steps on the curve (left) and the distance to the minimum
@@ -162,22 +166,23 @@ def show_descent(fn: Fn, x0: float, *, lr: float, steps: int, minimum: float | N
     ax_curve.plot(xs, ys, color="black", lw=2)
     shown = np.clip(np.array(path, dtype=float), *xlim)
     values = fn(torch.tensor(shown, dtype=torch.float64)).numpy()
-    ax_curve.plot(shown, values, "-o", color="#c44e52", ms=4, lw=1)
+    ax_curve.plot(shown, values, "-o", color="#c44e52", ms=4, lw=1, label="x_k, one dot per step")
     ax_curve.plot(shown[:1], values[:1], "s", color="#4c72b0", ms=8, label=f"start x0 = {x0:g}")
     ax_curve.set_ylim(0, float(ys.max()) * 1.05)
     ax_curve.set_xlabel("x")
-    ax_curve.set_title(f"gradient descent, lr = {lr:g}, {steps} steps", fontsize=10)
-    ax_curve.legend(fontsize=8, loc="upper center")
+    ax_curve.set_title(f"gradient descent, lr = {lr:g}, {steps} steps")
+    fig.legend(loc="outside lower center", ncols=2)
     ks = np.arange(len(path))
     if minimum is None:
         dist, label = np.array([float(fn(torch.tensor(p))) if math.isfinite(p) else math.inf for p in path]), "f(x_k)"
     else:
         dist, label = np.abs(np.array(path) - minimum), "|x_k - minimum|"
     ax_dist.semilogy(ks, np.clip(dist, 1e-12, 1e12), "-o", color="#c44e52", ms=4)
+    viz.readable_log_ticks(ax_dist.yaxis)
     ax_dist.set_xlabel("step k")
     ax_dist.set_ylabel(label)
     verdict = "converges" if dist[-1] < dist[0] * 0.5 else ("diverges" if dist[-1] > dist[0] * 2 else "stalls")
-    ax_dist.set_title(f"{verdict}: last x = {path[-1]:.3g}", fontsize=10)
+    ax_dist.set_title(f"{verdict}: last x = {path[-1]:.3g}")
     return fig
 
 
@@ -192,6 +197,8 @@ class StepComparison:
         random: (N,) loss change after ``x + eps * r`` with random ``r`` in {-1, +1}.
         predicted: (N,) first-order prediction for the sign step, ``eps * ||g||_1``.
     """
+
+    __repr__ = rounded_repr  # floats rounded: the same on every CPU
 
     eps: float
     sign: Tensor
@@ -231,10 +238,10 @@ def sign_vs_random(model: nn.Module, x: Tensor, y: Tensor, *, eps: float,
     """
     from advcourse.explain import input_gradient
 
-    _core.check_images(x)
-    eps = _core.check_nonnegative(eps, "eps")
-    _core.check_generator(generator)
-    y = _core.check_labels(y, x)
+    checks.check_images(x)
+    eps = checks.check_nonnegative(eps, "eps")
+    checks.check_generator(generator)
+    y = checks.check_labels(y, x)
     if y is None:
         raise ValueError("y: expected the true labels, got None")
     if grad is None:
@@ -246,12 +253,13 @@ def sign_vs_random(model: nn.Module, x: Tensor, y: Tensor, *, eps: float,
         g = grad.detach().to(x)
     r = torch.randint(0, 2, x.shape, generator=generator, device="cpu").to(x) * 2 - 1
     batch = torch.cat([x, (x + eps * g.sign()).clamp(0, 1), (x + eps * r).clamp(0, 1)])
-    with _core.frozen(model, x), torch.no_grad():
+    with checks.frozen(model, x), torch.no_grad():
         logits = _core.logits_of(model, batch, y)
     loss = F.cross_entropy(logits, y.repeat(3), reduction="none").view(3, -1)
     return StepComparison(eps, loss[1] - loss[0], loss[2] - loss[0], eps * g.abs().flatten(1).sum(1))
 
 
+@viz.figure_function
 def show_step_comparison(cmp: StepComparison, names: Sequence[str] | None = None) -> Figure:
     """Per photo: the loss change of the sign step and of the random step, side by side."""
     n = len(cmp.sign)
@@ -264,9 +272,8 @@ def show_step_comparison(cmp: StepComparison, names: Sequence[str] | None = None
     ax.bar(pos - 0.2, cmp.sign.cpu().numpy(), width=0.4, color="#c44e52", label="step along sign(gradient)")
     ax.bar(pos + 0.2, cmp.random.cpu().numpy(), width=0.4, color="#8c8c8c", label="random ±eps step")
     ax.axhline(0, color="black", lw=0.8)
-    ax.set_xticks(pos, names, rotation=60, ha="right", fontsize=8)
+    ax.set_xticks(pos, names, rotation=60, ha="right")
     ax.set_ylabel("change in cross-entropy loss")
-    ax.set_title(f"one step of L∞ size {cmp.eps * 255:.2g}/255: sign step / random step ≈ {cmp.ratio:.0f}×",
-                 fontsize=10)
-    ax.legend(fontsize=8)
+    ax.set_title(f"one step of L∞ size {cmp.eps * 255:.2g}/255: sign step / random step ≈ {cmp.ratio:.0f}×")
+    fig.legend(loc="outside lower center", ncols=2)
     return fig

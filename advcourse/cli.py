@@ -1,32 +1,93 @@
 """Command line: ``advcourse classify IMG`` and ``advcourse attack IMG --attack pgd --eps 4/255``.
 
-Bad arguments print one line starting with ``advcourse: error:`` and exit with status 2;
-no traceback is ever shown for a user mistake.
+Bad arguments print one line starting with ``advcourse: error:`` and exit with status 2; no
+traceback is ever shown, whatever the input. Everything that can be checked without PyTorch (the
+numbers, names, the output path) is checked before PyTorch is imported, so ``--help`` and argument
+errors answer at once; a run with a mistake in it fails before any work is done.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import os
+import re
 import sys
 from fractions import Fraction
 from typing import Sequence
 
+from advcourse.catalog import ATTACK_NAMES, EMBEDDED_MODEL, MODEL_NAMES, samples, suggest_sample
+
 __all__ = ["main", "parse_number"]
+
+#: The most steps a command-line PGD may take (each costs a forward and backward pass).
+MAX_STEPS = 1000
+
+#: Which of the attack options each attack takes (the others are refused, not silently dropped).
+_OPTIONS = {
+    "noise": {"eps", "seed"},
+    "semantic": set(),
+    "fgsm": {"eps", "target"},
+    "pgd": {"eps", "step_size", "steps", "target", "seed"},
+    "deepfool": set(),
+    "mifgsm": {"eps", "step_size", "steps", "target", "seed"},
+    "square": {"eps", "target", "seed"},
+    "simba": {"eps", "target", "seed"},
+    "hopskipjump": {"seed"},
+}
 
 
 def parse_number(text: str) -> float:
     """``"8/255"`` -> 0.03137..., ``"0.1"`` -> 0.1. Raises ``argparse.ArgumentTypeError`` otherwise."""
     try:
-        return float(Fraction(text.strip()))
+        value = float(Fraction(text.strip()))
     except (ValueError, ZeroDivisionError):
         raise argparse.ArgumentTypeError(f"expected a number or a fraction like 8/255, got {text!r}") from None
+    except OverflowError:
+        value = math.inf
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
 
 
-def _nonneg(text: str) -> float:
+def _budget(text: str) -> float:
+    """An L∞ budget in [0, 1] pixel units; ``8`` is refused with a pointer to ``8/255``."""
     value = parse_number(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"{text} is larger than the whole pixel range [0, 1] (budgets are in pixel "
+                                         f"units); did you mean {text}/255?")
     return value
+
+
+def _bounded_int(low: int, high: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"expected a whole number in [{low}, {high}], got {value}")
+        return value
+
+    return parse
+
+
+def _device(text: str) -> str:
+    if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", text.strip()):
+        raise argparse.ArgumentTypeError(f"expected auto, cpu, cuda or cuda:N, got {text!r}")
+    return text.strip()
+
+
+def _name(choices: Sequence[str], what: str):
+    def parse(text: str) -> str:
+        key = text.strip().lower().replace("-", "_")
+        if key not in choices:
+            raise argparse.ArgumentTypeError(f"unknown {what} {text!r}; choose one of {', '.join(choices)}")
+        return key
+
+    return parse
 
 
 class _Parser(argparse.ArgumentParser):
@@ -35,32 +96,82 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    from advcourse.models import available_models
-
     parser = _Parser(prog="advcourse", description="Classify and attack images with the advcourse models.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     common = _Parser(add_help=False)
     common.add_argument("image", help="file path, http(s) URL, data: URI or shipped sample name")
-    common.add_argument("--model", default=available_models()[0], help="model name (default: %(default)s)")
-    common.add_argument("--device", default="auto", help="auto, cpu or cuda (default: %(default)s)")
+    common.add_argument("--model", default=EMBEDDED_MODEL, type=_name(MODEL_NAMES, "model"),
+                        help="model name (default: %(default)s)")
+    common.add_argument("--device", default="auto", type=_device, help="auto, cpu or cuda (default: %(default)s)")
 
     p = sub.add_parser("classify", parents=[common], help="print the top-k classes of an image")
-    p.add_argument("--topk", type=int, default=5, help="how many classes (default: %(default)s)")
+    p.add_argument("--topk", type=_bounded_int(1, 1000), default=5, help="how many classes (default: %(default)s)")
 
     a = sub.add_parser("attack", parents=[common], help="attack an image and save the three-panel figure")
-    a.add_argument("--attack", default="fgsm", help="noise, semantic, fgsm, pgd or deepfool (default: %(default)s)")
-    a.add_argument("--eps", type=_nonneg, help="budget in [0,1] pixel units; fractions allowed (8/255)")
-    a.add_argument("--step-size", type=_nonneg, help="pgd step size; fractions allowed")
-    a.add_argument("--steps", type=int, help="pgd iterations")
-    a.add_argument("--target", help="target class name or index for a targeted attack")
-    a.add_argument("--out", default="attack.png", help="figure file (default: %(default)s)")
+    a.add_argument("--attack", default="fgsm", type=_name(ATTACK_NAMES, "attack"),
+                   help="noise, semantic, fgsm, pgd or deepfool (default: %(default)s)")
+    a.add_argument("--eps", type=_budget, help="L∞ budget in [0,1] pixel units; fractions allowed (8/255)")
+    a.add_argument("--step-size", type=_budget, help="pgd step size; fractions allowed")
+    a.add_argument("--steps", type=_bounded_int(0, MAX_STEPS), help=f"pgd iterations (at most {MAX_STEPS})")
+    a.add_argument("--target", help="target class name or index for a targeted attack (fgsm, pgd)")
+    a.add_argument("--seed", type=_bounded_int(0, 2**63 - 1), default=0,
+                   help="seed of the random start (pgd) or the noise (noise); the same seed gives the same "
+                        "result (default: %(default)s)")
+    a.add_argument("--out", default="attack.png", help="figure file: .png, .pdf, .svg, ... (default: %(default)s)")
 
     sub.add_parser("samples", help="list the shipped sample photos")
     sub.add_parser("doctor", help="check the installation (versions, device, model, widgets)")
     return parser
 
 
+# ----------------------------------------------------------------------------- checks before any work
+def _check_image(src: str) -> None:
+    """A source that can only be a sample name must be one (with a suggestion); no torch needed."""
+    text = src.strip()
+    if re.match(r"[A-Za-z][A-Za-z0-9+.\-]+:", text) or os.path.exists(os.path.expanduser(text)):
+        return  # a URL, data: URI or existing path: the loader reports on those
+    if text in samples():
+        return
+    if os.path.splitext(text)[1] or os.sep in text:
+        raise ValueError(f"image: {src}: no such file")
+    guess = suggest_sample(text)
+    hint = f"; did you mean {guess!r}?" if guess else f"; choose from {', '.join(samples())}"
+    raise ValueError(f"image: {src!r} is neither a file nor a shipped sample{hint}")
+
+
+def _check_out(out: str) -> None:
+    """The figure can be written: not a folder, an extension matplotlib writes, an existing folder."""
+    path = os.path.expanduser(out)
+    if os.path.isdir(path):
+        raise ValueError(f"--out: {out} is a folder; give a file name such as {os.path.join(out, 'attack.png')}")
+    ext = os.path.splitext(path)[1].lower().lstrip(".")
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    kinds = FigureCanvasBase.get_supported_filetypes()
+    if ext not in kinds:
+        what = f"the extension .{ext}" if ext else "no extension"
+        raise ValueError(f"--out: {out} has {what}; name the figure with one of "
+                         f"{', '.join('.' + k for k in sorted(kinds))}")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ValueError(f"--out: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise ValueError(f"--out: the folder {folder} is not writable")
+
+
+def _check_attack_options(args: argparse.Namespace) -> None:
+    given = {k for k in ("eps", "step_size", "steps", "target") if getattr(args, k) is not None}
+    refused = given - _OPTIONS[args.attack]
+    if refused:
+        option = "--" + sorted(refused)[0].replace("_", "-")
+        raise ValueError(f"{option}: the {args.attack} attack does not take this option")
+    target = args.target
+    if target is not None and target.strip().isdigit() and int(target) > 999:
+        raise ValueError(f"--target: expected a class index in [0, 999] or a class name, got {target}")
+
+
+# ----------------------------------------------------------------------------- commands
 def _cmd_classify(args: argparse.Namespace) -> None:
     from advcourse.one_call import classify
 
@@ -68,13 +179,15 @@ def _cmd_classify(args: argparse.Namespace) -> None:
 
 
 def _cmd_attack(args: argparse.Namespace) -> None:
+    import torch
+
     from advcourse.one_call import attack
 
-    if args.steps is not None and args.steps < 0:
-        raise ValueError(f"--steps: must be >= 0, got {args.steps}")
     params = {k: v for k, v in {"eps": args.eps, "step_size": args.step_size, "steps": args.steps}.items()
               if v is not None}
-    target = int(args.target) if args.target is not None and args.target.isdigit() else args.target
+    if "seed" in _OPTIONS[args.attack]:
+        params["generator"] = torch.Generator().manual_seed(args.seed)
+    target = int(args.target) if args.target is not None and args.target.strip().isdigit() else args.target
     result = attack(args.image, args.attack, model=args.model, target=target, device=args.device, **params)
     result.save(args.out)
     print(result)
@@ -82,7 +195,7 @@ def _cmd_attack(args: argparse.Namespace) -> None:
 
 
 def _cmd_samples(args: argparse.Namespace) -> None:
-    from advcourse.images import sample_info, samples
+    from advcourse.catalog import sample_info
 
     for name in samples():
         info = sample_info(name)
@@ -95,17 +208,30 @@ def _cmd_doctor(args: argparse.Namespace) -> None:
     print(report())
 
 
+def _prepare(args: argparse.Namespace) -> None:
+    """Every check that needs no model, run before the command does any work."""
+    if args.command in ("classify", "attack"):
+        _check_image(args.image)
+    if args.command == "attack":
+        _check_attack_options(args)
+        _check_out(args.out)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``advcourse`` console script; returns the exit status."""
     args = _build_parser().parse_args(argv)
     command = {"classify": _cmd_classify, "attack": _cmd_attack, "samples": _cmd_samples, "doctor": _cmd_doctor}
     try:
+        _prepare(args)
         command[args.command](args)
     except (ValueError, TypeError, RuntimeError, OSError) as exc:
         print(f"advcourse: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # never a traceback: one line, and a status that says "not your mistake"
+        print(f"advcourse: error: unexpected {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

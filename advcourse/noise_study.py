@@ -26,9 +26,12 @@ from matplotlib.figure import Figure
 from torch import Tensor, nn
 
 from advcourse.attacks import gaussian_noise, noise
+from advcourse.attacks._core import logits_of
+from advcourse.checks import check_budget, check_count, check_images, check_model, check_sequence, frozen
+from advcourse.formatting import rounded_repr
 from advcourse.images import SampleBatch
 from advcourse.labels import IMAGENET_CLASSES
-from advcourse.viz import image_grid, new_figure
+from advcourse.viz import figure_function, image_grid, new_figure
 
 __all__ = ["KINDS", "add_noise", "probabilities", "NoiseCurve", "noise_curve", "smallest_flipping_eps",
            "plot_noise_curves", "noise_gallery", "noise_histograms", "uniform_std"]
@@ -50,7 +53,7 @@ def add_noise(x: Tensor, level: float, *, kind: str = "uniform", seed: int = 0) 
     """
     if kind not in KINDS:
         raise ValueError(f"kind: expected one of {KINDS}, got {kind!r}")
-    generator = torch.Generator().manual_seed(int(seed))
+    generator = torch.Generator().manual_seed(check_count(seed, "seed"))
     if kind == "uniform":
         return noise(x, eps=level, generator=generator)
     return gaussian_noise(x, sigma=level, generator=generator)
@@ -58,12 +61,10 @@ def add_noise(x: Tensor, level: float, *, kind: str = "uniform", seed: int = 0) 
 
 @torch.no_grad()
 def probabilities(model: nn.Module, x: Tensor) -> Tensor:
-    """Softmax probabilities (N, 1000) of ``model`` on ``x``, in eval mode; the mode is restored."""
-    was_training = model.training
-    try:
-        return model.eval()(x).softmax(dim=1)
-    finally:
-        model.train(was_training)
+    """Softmax probabilities (N, 1000) of ``model`` on ``x``, in eval mode; the model is left as found."""
+    check_images(x)
+    with frozen(model, x), torch.no_grad():
+        return logits_of(model, x).softmax(dim=1)
 
 
 @dataclass
@@ -78,6 +79,8 @@ class NoiseCurve:
         l2, linf: (E,) mean per-image L2 and L∞ norm of the noise actually added (after clipping).
         names: the N photo names.
     """
+
+    __repr__ = rounded_repr  # floats rounded: the same on every CPU
 
     kind: str
     levels: np.ndarray
@@ -100,11 +103,12 @@ class NoiseCurve:
         return float((self.predictions[self.at(level)] != self.predictions[self.at(0.0)]).mean())
 
 
-def _check_levels(levels: Sequence[float]) -> np.ndarray:
-    lv = np.asarray([float(v) for v in levels], dtype=np.float64)
-    if lv.ndim != 1 or lv.size == 0 or (lv < 0).any() or not np.isfinite(lv).all():
-        raise ValueError(f"levels: expected a non-empty sequence of finite numbers >= 0, got {list(levels)}")
-    return lv
+def check_levels(levels: Sequence[float]) -> np.ndarray:
+    """The noise levels, in the order given, as a float64 array; each a budget in [0, 1] pixel units."""
+    values = [check_budget(v, "levels") for v in check_sequence(levels, "levels", "[0, 8/255, 16/255]")]
+    if not values:
+        raise ValueError("levels: expected a non-empty sequence of budgets >= 0, got an empty one")
+    return np.asarray(values, dtype=np.float64)
 
 
 def noise_curve(model: nn.Module, data: SampleBatch, levels: Sequence[float], *, kind: str = "uniform",
@@ -122,7 +126,7 @@ def noise_curve(model: nn.Module, data: SampleBatch, levels: Sequence[float], *,
     Returns:
         :class:`NoiseCurve`. Costs one batched forward pass of N images per level.
     """
-    lv = _check_levels(levels)
+    lv = check_levels(levels)
     device = next(model.parameters()).device
     x, y = data.x.to(device), data.y.to(device)
     rows = []
@@ -153,10 +157,12 @@ def smallest_flipping_eps(model: nn.Module, x: Tensor, levels: Sequence[float], 
     Returns:
         The level (a float from ``levels``), or ``None`` if the label never changes on the grid.
     """
-    if x.dim() != 4 or x.shape[0] != 1:
+    check_model(model)
+    check_images(x)
+    if x.shape[0] != 1:
         raise ValueError(f"x: expected one photo of shape (1, 3, H, W), got {tuple(x.shape)}")
-    lv = np.sort(_check_levels(levels))
-    device = next(model.parameters()).device
+    lv = np.sort(check_levels(levels))
+    device = next((p.device for p in model.parameters()), torch.device("cpu"))
     x = x.to(device)
     batch = torch.cat([x] + [add_noise(x, float(v), kind=kind, seed=seed) for v in lv])
     top1 = probabilities(model, batch).argmax(dim=1).cpu()
@@ -165,6 +171,7 @@ def smallest_flipping_eps(model: nn.Module, x: Tensor, levels: Sequence[float], 
 
 
 # ----------------------------------------------------------------------------- figures
+@figure_function
 def plot_noise_curves(*curves: NoiseCurve, against: str = "level") -> Figure:
     """Top-1 accuracy (left) and mean true-class confidence (right) against the noise size.
 
@@ -189,16 +196,17 @@ def plot_noise_curves(*curves: NoiseCurve, against: str = "level") -> Figure:
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=len(curves))
     axes[0].set_ylim(-3, 103)
     axes[1].set_ylim(0, 1)
     return fig
 
 
+@figure_function
 def noise_gallery(model: nn.Module, x: Tensor, levels: Sequence[float], *, kind: str = "uniform",
                   seed: int = 0) -> Figure:
     """One photo (1, 3, H, W) under growing noise, each titled with the model's top-1 answer."""
-    lv = _check_levels(levels)
+    lv = check_levels(levels)
     device = next(model.parameters()).device
     batch = torch.cat([add_noise(x.to(device), float(v), kind=kind, seed=seed) for v in lv])
     probs = probabilities(model, batch)
@@ -208,18 +216,20 @@ def noise_gallery(model: nn.Module, x: Tensor, levels: Sequence[float], *, kind:
     return image_grid(batch.cpu(), titles, ncols=len(lv), size=2.2)
 
 
+@figure_function
 def noise_histograms(eps: float, sigma: float, n: int = 200_000, seed: int = 0) -> Figure:
     """Histograms of uniform noise in [-eps, eps] and Gaussian noise N(0, sigma²), in /255 units,
     with each one's standard deviation marked."""
     g = torch.Generator().manual_seed(seed)
     u = ((2 * torch.rand(n, generator=g) - 1) * eps * 255).numpy()
     z = (torch.randn(n, generator=g) * sigma * 255).numpy()
-    fig = new_figure(7.0, 3.0)
+    fig = new_figure(7.0, 3.6)
     ax = fig.subplots()
     bins = np.linspace(min(u.min(), z.min()), max(u.max(), z.max()), 80)
     ax.hist(u, bins=bins, alpha=0.6, density=True, label=f"uniform, eps = {eps * 255:.1f}/255 (std {u.std():.1f})")
     ax.hist(z, bins=bins, alpha=0.6, density=True, label=f"Gaussian, sigma = {sigma * 255:.1f}/255 (std {z.std():.1f})")
     ax.set_xlabel("change of one pixel value (×1/255)")
+    ax.set_ylabel("density")
     ax.set_yticks([])
-    ax.legend(fontsize=8)
+    fig.legend(loc="outside lower center")
     return fig

@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 import torch
 from torch import nn
 
+from advcourse import checks
 from advcourse.images import ImageSource, load_image
 from advcourse.labels import IMAGENET_CLASSES, class_index
 from advcourse.models import load_model, resolve_device
@@ -31,14 +32,20 @@ class Prediction(NamedTuple):
     def __str__(self) -> str:
         return f"{self.label} ({self.prob:.1%})"
 
+    def __repr__(self) -> str:
+        # Percent with one decimal: the last digits of a float32 softmax differ between CPUs.
+        return f"Prediction(label={self.label!r}, index={self.index}, prob={self.prob:.1%})"
+
 
 class Predictions(list):
     """A list of :class:`Prediction`, highest probability first, shown as a table in notebooks."""
 
     def __str__(self) -> str:
-        rows = [f"{'#':>2}  {'prob':>7}  {'index':>5}  label"]
-        rows += [f"{k:>2}  {p.prob:>7.2%}  {p.index:>5}  {p.label}" for k, p in enumerate(self, 1)]
+        rows = [f"{'#':>2}  {'prob':>6}  {'index':>5}  label"]
+        rows += [f"{k:>2}  {p.prob:>6.1%}  {p.index:>5}  {p.label}" for k, p in enumerate(self, 1)]
         return "\n".join(rows)
+
+    __repr__ = __str__
 
     def _repr_html_(self) -> str:
         cells = "".join(
@@ -52,6 +59,8 @@ class Predictions(list):
 
 def _as_model(model: str | nn.Module, device: str | torch.device) -> nn.Module:
     if isinstance(model, nn.Module):
+        if not (isinstance(device, str) and device == "auto"):
+            resolve_device(device)  # a bad device is an error even when it is not needed
         return model
     if isinstance(model, str):
         return load_model(model, device)
@@ -63,19 +72,19 @@ def _model_device(model: nn.Module) -> torch.device:
     return first.device if first is not None else torch.device("cpu")
 
 
-@torch.no_grad()
 def predict(model: nn.Module, x: torch.Tensor, topk: int = 5) -> list[Predictions]:
-    """Top-``topk`` predictions for each image of a batch ``x`` (N, 3, H, W) in [0, 1].
+    """Top-``topk`` predictions for each image of a batch ``x`` (N, C, H, W) in [0, 1].
 
-    The model's train/eval mode is left as found (it is evaluated in eval mode).
+    The model is evaluated in eval mode and left exactly as found (each submodule's mode, each
+    parameter's flags and gradient: :func:`advcourse.checks.frozen`).
     """
+    checks.check_model(model)
     if not isinstance(topk, int) or isinstance(topk, bool) or not 1 <= topk <= len(IMAGENET_CLASSES):
         raise ValueError(f"topk: expected an integer in [1, {len(IMAGENET_CLASSES)}], got {topk!r}")
-    was_training = model.training
-    try:
-        probs = model.eval()(x.to(_model_device(model))).softmax(dim=1)
-    finally:
-        model.train(was_training)
+    checks.check_images(x)
+    x = x.detach().to(_model_device(model))
+    with checks.frozen(model, x), torch.no_grad():
+        probs = checks.check_logits(model(x), x.shape[0]).softmax(dim=1)
     values, indices = probs.topk(min(topk, probs.shape[1]), dim=1)
     return [
         Predictions(Prediction(_label(int(i)), int(i), float(v)) for v, i in zip(vs, ids))
@@ -100,10 +109,19 @@ def classify(src: ImageSource | torch.Tensor, model: str | nn.Module = "efficien
         :class:`Predictions`, highest probability first.
     """
     net = _as_model(model, device)
-    x = src if isinstance(src, torch.Tensor) else load_image(src)
-    if x.dim() != 4 or x.shape[0] != 1:
-        raise ValueError(f"src: expected one image of shape (1, 3, H, W), got {tuple(x.shape)}")
+    x = _one_image(src).to(_model_device(net))
+    checks.check_model_input(net, x, name="src")
     return predict(net, x, topk)[0]
+
+
+def _one_image(src: ImageSource | torch.Tensor) -> torch.Tensor:
+    """``src`` as one checked (1, 3, H, W) image in [0, 1] (a tensor, or anything ``load_image`` reads)."""
+    if not isinstance(src, torch.Tensor):
+        return load_image(src)
+    checks.check_images(src, name="src", channels=3)
+    if src.shape[0] != 1:
+        raise ValueError(f"src: expected one image of shape (1, 3, H, W), got {tuple(src.shape)}")
+    return src
 
 
 # Budgets used when the caller gives none: small enough to stay invisible on 224 px photos.
@@ -113,6 +131,10 @@ DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
     "fgsm": {"eps": 2 / 255},
     "pgd": {"eps": 2 / 255, "step_size": 0.5 / 255, "steps": 10},
     "deepfool": {},
+    "mifgsm": {"eps": 2 / 255, "step_size": 0.2 / 255, "steps": 10},
+    "square": {"eps": 4 / 255, "max_queries": 300},
+    "simba": {"eps": 0.2, "max_queries": 500},
+    "hopskipjump": {"max_queries": 500},
 }
 
 
@@ -158,13 +180,13 @@ class AttackResult:
         """Original / amplified difference / adversarial, titled with predictions."""
         from advcourse.viz import triptych
 
-        middle = f"difference x{1 / max(2 * self.linf, 1e-12):.0f}\nL∞={self.linf * 255:.2f}/255  L2={self.l2:.3f}"
+        middle = f"difference x{1 / max(2 * self.linf, 1e-12):.0f}\nL∞={self.linf * 255:.2f}/255  L2={self.l2:.2f}"
         return triptych(self.x, self.x_adv, f"original\n{self.before[0]}", f"{self.attack}\n{self.after[0]}", middle)
 
     def __str__(self) -> str:
         outcome = "fooled" if self.success else "not fooled"
         return (f"{self.attack}: {self.before[0]} -> {self.after[0]} ({outcome}; "
-                f"L∞={self.linf * 255:.2f}/255, L2={self.l2:.3f})")
+                f"L∞={self.linf * 255:.2f}/255, L2={self.l2:.2f})")
 
     __repr__ = __str__
 
@@ -184,7 +206,10 @@ def _resolve_target(target: int | str | None) -> int | None:
     if target is None:
         return None
     if isinstance(target, str):
-        return class_index(target)
+        try:
+            return class_index(target)
+        except ValueError as exc:
+            raise ValueError(f"target: {str(exc).removeprefix('name: ')}") from None
     if isinstance(target, bool) or not isinstance(target, int) or not 0 <= target < len(IMAGENET_CLASSES):
         raise ValueError(f"target: expected a class name or an index in [0, 999], got {target!r}")
     return target
@@ -210,9 +235,8 @@ def attack(src: ImageSource | torch.Tensor, attack: str = "fgsm", model: str | n
     spec = get_attack(attack)
     net = _as_model(model, device)
     dev = _model_device(net)
-    x = (src if isinstance(src, torch.Tensor) else load_image(src)).to(dev)
-    if x.dim() != 4 or x.shape[0] != 1:
-        raise ValueError(f"src: expected one image of shape (1, 3, H, W), got {tuple(x.shape)}")
+    x = _one_image(src).to(dev)
+    checks.check_model_input(net, x, name="src")
     target_index = _resolve_target(target)
     if target_index is not None and not spec.targeted:
         raise ValueError(f"target: the {spec.name} attack is untargeted; use fgsm or pgd for a target")

@@ -27,7 +27,7 @@ from matplotlib.figure import Figure
 
 from advcourse.attacks import ATTACKS, AttackSpec
 from advcourse.exercises import Feedback, failed, is_unanswered, passed
-from advcourse.viz import new_figure
+from advcourse.viz import figure_function, new_figure
 
 __all__ = [
     "BOXES", "GOALS", "ACCESS", "ThreatModel", "threat_model_of", "parse_threat_model", "Scenario",
@@ -227,6 +227,8 @@ def get_scenario(key: str | Scenario) -> Scenario:
     """The :class:`Scenario` called ``key``; ``ValueError`` lists the choices."""
     if isinstance(key, Scenario):
         return key
+    if not isinstance(key, str):
+        raise TypeError(f"scenario: expected a scenario key (str) or a Scenario, got {type(key).__name__}")
     if key not in SCENARIOS:
         raise ValueError(f"scenario: unknown key {key!r}; choose one of {', '.join(SCENARIOS)}")
     return SCENARIOS[key]
@@ -354,6 +356,7 @@ def taxonomy_table(attacks: dict[str, AttackSpec] | None = None) -> TaxonomyTabl
 
 
 # ----------------------------------------------------------------------------- figures
+@figure_function
 def knowledge_figure() -> Figure:
     """A ladder of what an attacker can see, from nothing to the weights, split into black/white box."""
     levels = [
@@ -369,44 +372,45 @@ def knowledge_figure() -> Figure:
         ax.barh(i, 1.0, color="#3a3a3a" if box == "black" else "#dde7f5", edgecolor="#1b2a41")
         tc = "white" if box == "black" else "#1b2a41"
         ax.text(0.02, i, f"{name}", va="center", fontsize=11, fontweight="bold", color=tc)
-        ax.text(0.22, i, what, va="center", fontsize=9, color=tc)
-        ax.text(0.98, i, f"e.g. {example}", va="center", ha="right", fontsize=8, color=tc, style="italic")
+        ax.text(0.22, i, f"{what}\ne.g. {example}", va="center", color=tc, linespacing=1.3)
     ax.annotate("", xy=(1.06, 3.3), xytext=(1.06, -0.3), annotation_clip=False,
                 arrowprops={"arrowstyle": "->", "lw": 1.5})
-    ax.text(1.09, 1.5, "more knowledge", rotation=90, va="center", fontsize=9)
+    ax.text(1.09, 1.5, "more knowledge", rotation=90, va="center")
     ax.set_yticks([0.5, 3], ["black box", "white box"])
     ax.set_xlim(0, 1)
     ax.set_xticks([])
-    ax.set_title("What the attacker can see of the model", fontsize=11)
+    ax.set_title("What the attacker can see of the model")
     for side in ("top", "right", "bottom"):
         ax.spines[side].set_visible(False)
     return fig
 
 
+@figure_function
 def goal_figure() -> Figure:
     """A toy 2-D classifier with four classes: an untargeted attack crosses the nearest boundary,
     a targeted attack must travel to the region of its chosen class."""
     centres = np.array([[0.0, 0.0], [2.2, 0.3], [-0.4, 2.1], [2.4, 2.6]])
-    names = ["cat (true)", "dog", "fox", "toaster (target)"]
+    names = ["cat (true)", "dog", "fox", "toaster"]
     grid = np.stack(np.meshgrid(np.linspace(-1.5, 4, 300), np.linspace(-1.5, 4, 300)), -1)
     region = np.argmin(((grid[..., None, :] - centres) ** 2).sum(-1), -1)
     x = np.array([0.7, 0.5])
     fig = new_figure(8.0, 3.6)
     axes = fig.subplots(1, 2)
-    for ax, title, end in ((axes[0], "untargeted: any wrong side", np.array([1.25, 0.55])),
-                           (axes[1], "targeted: one chosen region", np.array([1.5, 2.1]))):
+    for ax, title, end, target in ((axes[0], "untargeted: any wrong side", np.array([1.25, 0.55]), None),
+                                   (axes[1], "targeted: one chosen region", np.array([1.5, 2.1]), 3)):
         ax.contourf(grid[..., 0], grid[..., 1], region, levels=np.arange(-0.5, 4), colors=["#c6dbef", "#fdd0a2",
                                                                                               "#c7e9c0", "#dadaeb"])
-        for c, n in zip(centres, names):
-            ax.text(*c, n, ha="center", fontsize=8)
+        for k, (c, n) in enumerate(zip(centres, names)):
+            ax.text(*c, f"{n} (target)" if k == target else n, ha="center")
         ax.plot(*x, "ko")
         ax.annotate("", xy=end, xytext=x, arrowprops={"arrowstyle": "->", "lw": 2, "color": "#b30000"})
-        ax.set_title(title, fontsize=10)
+        ax.set_title(title)
         ax.set_xticks([])
         ax.set_yticks([])
     return fig
 
 
+@figure_function
 def taxonomy_figure() -> Figure:
     """The 2×2 taxonomy with the course's attacks (from the registry) and the real incidents."""
     fig = new_figure(8.0, 4.6)
@@ -422,15 +426,18 @@ def taxonomy_figure() -> Figure:
         for j, goal in enumerate(GOALS):
             ax.add_patch(_rect(i, 1 - j, "#dde7f5" if box == "white" else "#4a4a4a"))
             tc = "#1b2a41" if box == "white" else "white"
-            ax.text(i + 0.5, 1 - j + 0.5, "\n".join(cells[(box, goal)]) or "no attack of this course\n(query-based and transfer\nattacks live here)", ha="center", va="center",
-                    fontsize=9, color=tc)
+            text = "\n".join(cells[(box, goal)]) or _EMPTY_CELL
+            ax.text(i + 0.5, 1 - j + 0.5, text, ha="center", va="center", color=tc)
     ax.set_xlim(0, 2)
     ax.set_ylim(0, 2)
     ax.set_xticks([0.5, 1.5], ["white box (has the weights)", "black box (queries or nothing)"])
     ax.set_yticks([1.5, 0.5], ["untargeted\n(any wrong label)", "targeted\n(a chosen label)"])
     ax.tick_params(length=0)
-    ax.set_title("The course's attacks and the real incidents in the taxonomy", fontsize=11)
+    ax.set_title("The course's attacks and the real incidents in the taxonomy")
     return fig
+
+
+_EMPTY_CELL = "no attack of this course\n(query-based and transfer\nattacks live here)"
 
 
 def _rect(x: float, y: float, colour: str):

@@ -78,3 +78,41 @@ def test_console_script_entry_point_runs():
     out = subprocess.run([sys.executable, "-m", "advcourse.cli", "attack", "chelsea_cat", "--eps", "-2/255"],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 2 and out.stderr.startswith("advcourse: error:") and "Traceback" not in out.stderr
+
+
+def test_names_checked_before_torch_match_the_registries():
+    """The command line checks attack and model names without importing torch; they must agree."""
+    from advcourse.attacks import ATTACKS
+    from advcourse.catalog import ATTACK_NAMES, MODEL_NAMES
+    from advcourse.models import available_models
+
+    assert ATTACK_NAMES == tuple(ATTACKS) and list(MODEL_NAMES) == available_models()
+
+
+def test_help_does_not_import_torch():
+    code = "import sys; from advcourse.cli import main\ntry:\n main(['--help'])\nexcept SystemExit: pass\n" \
+           "assert 'torch' not in sys.modules, 'torch imported'"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+
+
+@pytest.mark.parametrize("argv", [
+    ["attack", "chelsea_cat", "--out", "/tmp"],                       # a folder (matplotlib would write /tmp.png)
+    ["attack", "chelsea_cat", "--eps", "8"],                          # 8 meant 8/255
+    ["attack", "chelsa_cat"],                                          # a typo of a sample name
+    ["attack", "chelsea_cat", "--attack", "pgd", "--steps", "10000000"],
+])
+def test_mistakes_are_reported_before_any_work(argv):
+    """Checked before PyTorch is even imported: the answer comes at once, and nothing ran."""
+    code = ("import sys; from advcourse.cli import main\ntry:\n status = main(sys.argv[1:])\n"
+            "except SystemExit as stop:\n status = stop.code\nassert 'torch' not in sys.modules\nsys.exit(status)")
+    out = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.startswith("advcourse: error:") and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_seed_makes_pgd_repeatable(capsys, tmp_path):
+    argv = ["attack", "chelsea_cat", "--attack", "pgd", "--eps", "2/255", "--step-size", "1/255", "--steps", "2",
+            "--device", "cpu", "--out", str(tmp_path / "p.png")]
+    first = run(capsys, *argv, "--seed", "1")[1]
+    assert run(capsys, *argv, "--seed", "1")[1] == first

@@ -17,7 +17,7 @@ from advcourse.widgets import deepfool as lesson
 
 # ----------------------------------------------------------------------------- 2-D pictures
 def _legend(fig: Figure) -> list[str]:
-    return [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    return [t.get_text() for t in fig.legends[0].get_texts()]
 
 
 def test_render_binary_shows_the_distance_and_the_crossing():
@@ -114,7 +114,9 @@ def test_show_distances_draws_found_and_missing_bars():
     ax = fig.axes[0]
     widths = sorted(round(p.get_width(), 3) for p in ax.patches)
     assert widths == [0.1, 0.2, 0.3, 1.0, 2.0, 5.0]  # the hollow bar marks "not fooled up to 5"
-    assert any("median 1.50" in t.get_text() for t in ax.get_legend().get_texts())
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]  # below the plot, covering no bar
+    assert any("median 1.50" in t for t in legend)
+    assert any("not fooled up to L2 = 5.00" in t for t in legend)  # the hatched bar is explained
     with pytest.raises(ValueError, match="distances"):
         lesson.show_distances(names, {"x": torch.zeros(2)})
 

@@ -106,13 +106,21 @@ def test_success_rate_is_nan_when_nothing_was_right(net, data):
     assert "–" in str(r)
 
 
-def test_progress_bar_only_when_asked(net, data, capsys):
+def test_progress_bar_only_when_asked(net, data, capsys, monkeypatch):
     x, y = data
+    monkeypatch.setenv("ADVCOURSE_PROGRESS", "1")  # the suite turns bars off; a learner's session has them
     evaluate.evaluate_attack(net, x, y, attack="fgsm", eps=0.01, progress=False)
     assert capsys.readouterr().err == ""
     evaluate.evaluate_attack(net, x, y, attack="fgsm", eps=0.01, batch_size=4, progress=True)
     err = capsys.readouterr().err
     assert "fgsm" in err and "0/3" in err  # the bar clears itself when done (leave=False)
+
+
+def test_progress_bars_off_everywhere_with_advcourse_progress_0(net, data, capsys, monkeypatch):
+    x, y = data
+    monkeypatch.setenv("ADVCOURSE_PROGRESS", "0")  # what make notebooks sets: no bar is stored
+    evaluate.evaluate_attack(net, x, y, attack="fgsm", eps=0.01, batch_size=4, progress=True)
+    assert capsys.readouterr().err == ""
 
 
 def test_model_is_left_as_found(data):

@@ -100,10 +100,19 @@ def test_bad_input_is_named(call, error, message, net, x):
 
 def test_show_saliency_draws_photos_over_maps(net, x):
     fig = explain.show_saliency(net, x[:3], titles=["a", "b", "c"])
-    assert isinstance(fig, Figure) and len(fig.axes) == 6
+    assert isinstance(fig, Figure) and len(fig.axes) == 7  # 2 × 3 panels and the colour bar
     assert [ax.get_title() for ax in fig.axes[:3]] == ["a", "b", "c"]
-    maps = [ax.images[0].get_array() for ax in fig.axes[3:]]
-    torch.testing.assert_close(torch.tensor(maps[1].data), explain.saliency(net, x[1:2])[0].float())
+    maps = [ax.images[0].get_array() for ax in fig.axes[3:6]]
+    s = explain.saliency(net, x[1:2])[0].float()
+    expected = (s / s.flatten().quantile(0.99)).clamp(max=1)  # each map scaled by its 99th percentile
+    torch.testing.assert_close(torch.tensor(maps[1].data), expected)
+    assert float(expected.max()) == 1.0 and float((expected == 1).float().mean()) <= 0.02
+    assert fig.axes[6].get_ylabel().startswith("max |∇x loss|")
+
+
+def test_show_saliency_percentile_is_checked(net, x):
+    with pytest.raises(ValueError, match="percentile: expected a number in"):
+        explain.show_saliency(net, x[:2], percentile=0)
 
 
 def test_show_saliency_names_imagenet_classes():
@@ -118,3 +127,35 @@ def test_show_source_plain_and_highlighted():
     assert str(src).startswith("def fgsm(") and repr(src) == str(src) and src.name == "fgsm"
     page = src._repr_html_()
     assert "<span" in page and "fgsm" in page and "def fgsm(" not in page  # tokens are coloured
+
+
+def test_show_source_cuts_docstrings_to_their_first_line():
+    import ast
+    import inspect
+
+    short, whole = str(explain.show_source(fgsm)), str(explain.show_source(fgsm, full=True))
+    assert whole == inspect.getsource(fgsm)
+    first = inspect.getdoc(fgsm).splitlines()[0]
+    assert short.splitlines()[3] == f'    """{first} …"""'  # after the three lines of the signature
+    assert "Paper:" in whole and "Paper:" not in short and "Args:" not in short
+    body = whole[whole.index('"""', whole.index('"""') + 3) + 4:]  # everything after the docstring
+    assert short.endswith(body)  # the code itself comes whole
+    assert len(short.splitlines()) < len(whole.splitlines()) - 20
+    ast.parse(short)
+
+
+def test_show_source_of_a_method_and_a_class():
+    import ast
+
+    from advcourse.evaluate import Table
+    from advcourse.widgets.pgd import Trace
+
+    method = str(explain.show_source(Table.__getitem__))
+    assert method.startswith("def __getitem__(")  # dedented
+    cls = str(explain.show_source(Trace))
+    ast.parse(cls)
+    for node in ast.walk(ast.parse(cls)):
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and ast.get_docstring(node):
+            assert "\n" not in ast.get_docstring(node)  # every docstring in it is one line
+    one_liner = str(explain.show_source(Table))
+    assert '"""Several :class:`Report` rows' in one_liner and "…" not in one_liner.splitlines()[1]

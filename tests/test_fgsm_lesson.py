@@ -148,8 +148,12 @@ def test_pictures(toy, batch):
     d_inf = fgsm(toy, x[:1], y[:1], eps=2 / 255) - x[:1]
     d_l2 = fgsm(toy, x[:1], y[:1], eps=0.2, norm=2) - x[:1]
     fig = lesson.show_norms(x[:1], {"inf": d_inf, "l2": d_l2})
-    assert len(fig.axes) == 4  # photo, two maps, colour bar
+    assert len(fig.axes) == 5  # photo, two maps, a colour bar for each map
     assert f"{float(d_l2.norm()):.2f}" in fig.axes[2].get_title()
+    assert "sign only" in fig.axes[1].get_title() and "sign only" not in fig.axes[2].get_title()
+    inf_map = fig.axes[1].images[0].get_array()  # the signed red channel of δ, in /255
+    torch.testing.assert_close(torch.tensor(inf_map.data).float(), (d_inf[0, 0] * 255).float())
+    assert fig.axes[1].images[0].norm.vmin == -fig.axes[1].images[0].norm.vmax  # 0 is the centre (white)
 
 
 # ----------------------------------------------------------------------------- the checks

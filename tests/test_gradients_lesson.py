@@ -69,7 +69,7 @@ def test_bad_point_and_function_are_named():
 
 def test_figures():
     fig = calculus.show_tangents(bowl, [0.0, 3.5])
-    assert isinstance(fig, Figure) and "slope -4.00" in " ".join(t.get_text() for t in fig.axes[0].get_legend().texts)
+    assert isinstance(fig, Figure) and "slope -4.00" in " ".join(t.get_text() for t in fig.legends[0].texts)
     with pytest.raises(ValueError, match="points"):
         calculus.show_tangents(bowl, [])
     assert "converges" in calculus.show_descent(bowl, -1.0, lr=0.2, steps=10).axes[1].get_title()

@@ -31,7 +31,7 @@ def test_names_differing_only_by_case():
         class_index("CARDIGAN")
 
 
-@pytest.mark.parametrize("bad, err", [(1000, ValueError), (-1, ValueError), (2.5, ValueError), ("x", TypeError)])
+@pytest.mark.parametrize("bad, err", [(1000, ValueError), (-1, ValueError), (2.5, TypeError), ("x", TypeError)])
 def test_class_name_rejects_bad_indices(bad, err):
     with pytest.raises(err, match="index"):
         class_name(bad)

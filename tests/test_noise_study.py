@@ -136,4 +136,4 @@ def test_figures(model, two):
     gallery = noise_gallery(model, two.x[:1], [0.0, 64 / 255])
     assert len(gallery.axes) == 2 and "64/255" in gallery.axes[1].get_title()
     hist = noise_histograms(16 / 255, uniform_std(16 / 255))
-    assert isinstance(hist, Figure) and "std 9.2" in " ".join(t.get_text() for t in hist.axes[0].get_legend().texts)
+    assert isinstance(hist, Figure) and "std 9.2" in " ".join(t.get_text() for t in hist.legends[0].texts)

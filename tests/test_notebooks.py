@@ -113,23 +113,43 @@ def test_student_copies_drop_the_solutions_and_keep_everything_else(tmp_path):
 
 
 def test_make_notebooks_stores_outputs_without_volatile_metadata():
-    from run_notebooks import tidy
+    from run_notebooks import KERNELSPEC, tidy
 
-    nb = nbformat.v4.new_notebook(metadata={"widgets": {"state": {}}, "language_info": {"name": "python", "version": "3.11.9"},
+    state = {"application/vnd.jupyter.widget-state+json": {"state": {}, "version_major": 2, "version_minor": 0}}
+    nb = nbformat.v4.new_notebook(metadata={"widgets": state, "language_info": {"name": "python", "version": "3.11.9"},
                                             "kernelspec": {"name": "venv-kernel", "display_name": "x"}})
     cell = nbformat.v4.new_code_cell("print(1)", execution_count=1, metadata={
         "execution": {"iopub.execute_input": "2026-01-01T00:00:00"}, "ExecuteTime": {}, "jupyter": {"source_hidden": True}})
     cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="1\n")]
     nb.cells = [cell]
     tidy(nb)
-    assert "widgets" not in nb.metadata and "version" not in nb.metadata.language_info
-    assert nb.metadata.kernelspec["name"] == "python3"
+    assert nb.metadata.widgets == state and "version" not in nb.metadata.language_info  # widget state is kept
+    assert nb.metadata.kernelspec == KERNELSPEC
     assert dict(cell.metadata) == {"jupyter": {"source_hidden": True}}  # folds survive, timings do not
     assert cell.outputs[0].text == "1\n" and cell.execution_count == 1
-    for path in NOTEBOOKS:  # and the committed notebooks are in that form
-        committed = _read(path)
-        assert "widgets" not in committed.metadata, f"{path.name}: widget state stored (run `make notebooks`)"
-        assert not any("execution" in c.metadata for c in committed.cells), f"{path.name}: cell timings stored"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_committed_notebook_opens_as_stored(path):
+    """Widgets drawn from stored state, the kernel `make lab` offers, no timings, no progress bar."""
+    from run_notebooks import KERNELSPEC
+
+    nb = _read(path)
+    assert nb.metadata.get("kernelspec") == KERNELSPEC, f"{path.name}: kernelspec differs from make lab's (run `make notebooks`)"
+    assert not any("execution" in c.metadata for c in nb.cells), f"{path.name}: cell timings stored"
+    state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            view = out.get("data", {}).get("application/vnd.jupyter.widget-view+json")
+            if view:
+                assert view["model_id"] in state, f"{path.name}: a widget without stored state: {cell.source[:60]!r}"
+            assert not re.search(r"\d+%\|", _text_of(out)), f"{path.name}: progress bar stored: {cell.source[:60]!r}"
+
+
+def _text_of(out: nbformat.NotebookNode) -> str:
+    if out.output_type == "stream":
+        return out.text
+    return str(out.get("data", {}).get("text/plain", ""))
 
 
 def test_stamping_points_every_colab_link_at_one_repository_and_ref():

@@ -70,3 +70,16 @@ def test_noise_app_rerenders_when_controls_move(model, monkeypatch):
     photo.value = "pig"
     assert seen[-1] == ("pig", "gaussian", 16 / 255)
     assert [lab for lab, _ in level.options][:3] == ["0/255", "2/255", "4/255"]
+
+
+def test_noise_app_controls_have_room(model, monkeypatch):
+    monkeypatch.setattr(wn, "render_noise", lambda m, photo, level, kind: Figure())
+    monkeypatch.setattr(wn, "describe_noise", lambda m, photo, level, kind: "")
+    app = wn.noise_app(model, photo="flamingo")
+    row = app.children[0]
+    photo, kind, level = row.children
+    assert row.layout.flex_flow == "row wrap"  # a control that does not fit moves down whole
+    assert level.layout.min_width == "360px" and level.layout.width == "100%"  # never a 120 px slider
+    assert photo.layout.width and kind.layout.width and kind.style.button_width
+    assert level.style.description_width == "80px"
+    assert [v for _, v in kind.options] == ["uniform", "gaussian"] and "noise" in kind.options[0][0]

@@ -25,6 +25,7 @@ from advcourse.attacks.pgd import pgd
 from advcourse.attacks.semantic import semantic
 from advcourse.attacks.simba import simba
 from advcourse.attacks.square import square
+from advcourse.formatting import rounded_repr
 
 __all__ = ["noise", "gaussian_noise", "semantic", "fgsm", "pgd", "deepfool", "mifgsm", "square", "simba",
            "hopskipjump", "AttackInfo", "QueryInfo", "QueryCounter", "AttackSpec", "ATTACKS", "get_attack"]
@@ -45,6 +46,8 @@ class AttackSpec:
         needs_model: whether ``fn`` takes ``model`` as its first argument.
         summary: one line for tables.
     """
+
+    __repr__ = rounded_repr
 
     name: str
     fn: Callable

@@ -50,7 +50,7 @@ class QueryCounter(nn.Module):
         self.images = self.calls = 0
 
 
-@dataclass
+@dataclass(repr=False)  # keeps AttackInfo's rounded repr
 class QueryInfo(AttackInfo):
     """:class:`~advcourse.attacks._core.AttackInfo` plus ``queries``: (N,) int64, the images each
     sample sent to the model during the attack (its first, clean query included; the extra forward

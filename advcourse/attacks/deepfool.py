@@ -7,6 +7,7 @@ from torch import Tensor, nn
 
 from advcourse.attacks import _core
 from advcourse.attacks._core import AttackInfo
+from advcourse.checks import shared_attack_checks
 
 __all__ = ["deepfool"]
 
@@ -110,6 +111,9 @@ def deepfool(model: nn.Module, x: Tensor, y: Tensor | None = None, *, num_classe
         delta = x_adv - x
         return x_adv, AttackInfo(success=pred != y, iterations=iterations, l2=_core.per_sample_norm(delta, 2.0),
                                  linf=_core.per_sample_norm(delta, _core.INF), y=y, pred=pred)
+
+
+deepfool = shared_attack_checks(deepfool)  # flags must be bools; an L∞ budget must fit the pixel box
 
 
 def _candidates(logits: Tensor, y: Tensor, num_classes: int) -> Tensor:

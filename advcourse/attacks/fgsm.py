@@ -7,6 +7,7 @@ from torch import Tensor, nn
 
 from advcourse.attacks import _core
 from advcourse.attacks._core import AttackInfo
+from advcourse.checks import shared_attack_checks
 
 __all__ = ["fgsm"]
 
@@ -64,3 +65,6 @@ def fgsm(model: nn.Module, x: Tensor, y: Tensor | None = None, *, eps: float, no
         if not return_info:
             return x_adv
         return x_adv, _core.make_info(model, x, x_adv, y, torch.ones_like(y), targeted)
+
+
+fgsm = shared_attack_checks(fgsm)  # flags must be bools; an L∞ budget must fit the pixel box

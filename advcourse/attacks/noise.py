@@ -8,6 +8,7 @@ import torch
 from torch import Tensor
 
 from advcourse.attacks import _core
+from advcourse.checks import shared_attack_checks
 
 __all__ = ["noise", "gaussian_noise"]
 
@@ -63,6 +64,10 @@ def gaussian_noise(x: Tensor, *, sigma: float, clip_min: float = 0.0, clip_max: 
     sigma = _core.check_nonnegative(sigma, "sigma")
     return _add_noise(x, lambda: _core._rand(x.shape, x, generator, normal=True), sigma, clip_min, clip_max,
                       generator)
+
+
+noise = shared_attack_checks(noise)  # an L∞ budget must fit the pixel box (eps=8 meant 8/255)
+gaussian_noise = shared_attack_checks(gaussian_noise)
 
 
 def _add_noise(x: Tensor, draw: Callable[[], Tensor], scale: float, clip_min: float, clip_max: float,

@@ -7,6 +7,7 @@ from torch import Tensor, nn
 
 from advcourse.attacks import _core
 from advcourse.attacks._core import AttackInfo
+from advcourse.checks import shared_attack_checks
 
 __all__ = ["pgd", "pgd_step"]
 
@@ -84,6 +85,9 @@ def pgd(model: nn.Module, x: Tensor, y: Tensor | None = None, *, eps: float, ste
         if not return_info:
             return x_adv
         return x_adv, _core.make_info(model, x, x_adv, y, iterations, targeted)
+
+
+pgd = shared_attack_checks(pgd)  # flags must be bools; an L∞ budget must fit the pixel box
 
 
 def pgd_step(x: Tensor, x_adv: Tensor, grad: Tensor, step_size: float, eps: float, norm: float,

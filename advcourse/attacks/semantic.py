@@ -31,8 +31,7 @@ def semantic(x: Tensor, *, center: bool = False, max_val: float = 1.0) -> Tensor
     Example:
         >>> x_neg = semantic(x)
     """
-    if not isinstance(center, bool):
-        raise TypeError(f"center: expected a bool, got {type(center).__name__}")
+    _core.check_bool(center, "center")
     max_val = _core.check_nonnegative(max_val, "max_val")
     if center:
         _core.check_images(x, float("-inf"), float("inf"))
@@ -40,6 +39,9 @@ def semantic(x: Tensor, *, center: bool = False, max_val: float = 1.0) -> Tensor
     if max_val == 0:
         raise ValueError("max_val: expected a number > 0, got 0")
     _core.check_images(x, 0.0, max_val)
+    if max_val > 1 and float(x.detach().amax()) <= 1:
+        raise ValueError(f"max_val: {max_val:g}, but every pixel of x lies in [0, 1]; for [0, 1] images use "
+                         "max_val=1.0 (the default)")
     return (max_val - x.detach()).clamp(0.0, max_val)
 
 

@@ -14,7 +14,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from advcourse.attacks import _core
+from advcourse import checks
 
 __all__ = ["EOT"]
 
@@ -53,9 +53,9 @@ class EOT(nn.Module):
 
     def __init__(self, model: nn.Module, *, samples: int = 8, average: str = "probs") -> None:
         super().__init__()
-        self.model = _core.check_model(model)
-        self.samples = _core.check_count(samples, "samples", minimum=1)
-        if average not in ("probs", "logits"):
+        self.model = checks.check_model(model)
+        self.samples = checks.check_count(samples, "samples", minimum=1)
+        if not isinstance(average, str) or average not in ("probs", "logits"):
             raise ValueError(f"average: expected 'probs' or 'logits', got {average!r}")
         self.average = average
 

@@ -18,11 +18,13 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, RandomSampler, TensorDataset
-from tqdm.auto import tqdm
 
-from advcourse.attacks import _core, semantic
+from advcourse import checks
+from advcourse.attacks import semantic
 from advcourse.defences.training import evaluate, train
-from advcourse.viz import new_figure
+from advcourse.formatting import rounded_repr
+from advcourse.progress import progress_bar
+from advcourse.viz import figure_function, new_figure
 
 __all__ = ["NegativeTradeoff", "negative_tradeoff"]
 
@@ -37,10 +39,13 @@ class NegativeTradeoff:
     for ``mode`` in ``"negatives only"`` and ``"mixed"`` (regular training set + the negatives).
     """
 
+    __repr__ = rounded_repr  # floats rounded: the same on every CPU
+
     counts: list[int]
     regular: dict[str, list[float]] = field(default_factory=lambda: {m: [] for m in MODES})
     negative: dict[str, list[float]] = field(default_factory=lambda: {m: [] for m in MODES})
 
+    @figure_function
     def plot(self) -> Figure:
         """Accuracy on regular (solid) and negative (dashed) test images against ``n``."""
         fig = new_figure(6.5, 3.4)
@@ -52,7 +57,7 @@ class NegativeTradeoff:
         ax.set_xlabel("negative training images n")
         ax.set_ylabel("test accuracy")
         ax.set_ylim(0, 1.02)
-        ax.legend(fontsize=8, loc="best")
+        fig.legend(loc="outside lower center", ncols=2)
         return fig
 
 
@@ -76,15 +81,17 @@ def negative_tradeoff(model: nn.Module, train_data: tuple[Tensor, Tensor], test_
     Returns:
         :class:`NegativeTradeoff`.
     """
-    x, y = train_data
-    x_test, y_test = test_data
-    steps = _core.check_count(steps, "steps", minimum=1)
-    counts = [_core.check_count(n, "counts", minimum=0) for n in counts]
+    checks.check_model(model)
+    x, y = _pair(train_data, "train_data")
+    x_test, y_test = _pair(test_data, "test_data")
+    steps = checks.check_count(steps, "steps", minimum=1)
+    checks.check_bool(progress, "progress")
+    counts = [checks.check_count(n, "counts", minimum=0) for n in checks.check_sequence(counts, "counts", "[0, 10, 100]")]
     if not counts or max(counts) > x.shape[0]:
         raise ValueError(f"counts: expected numbers in [0, {x.shape[0]}], got {counts}")
     negatives_test = semantic(x_test)
     result = NegativeTradeoff(counts)
-    bar = tqdm(total=len(counts) * len(MODES), desc="negative fine-tuning", disable=not progress, leave=False)
+    bar = progress_bar(total=len(counts) * len(MODES), desc="negative fine-tuning", enabled=progress, leave=False)
     for n in counts:
         for mode in MODES:
             xs = semantic(x[:n]) if n else x[:0]
@@ -101,6 +108,15 @@ def negative_tradeoff(model: nn.Module, train_data: tuple[Tensor, Tensor], test_
             bar.update(1)
     bar.close()
     return result
+
+
+def _pair(data: object, name: str) -> tuple[Tensor, Tensor]:
+    """``(x, y)``: images in [0, 1] and their labels."""
+    if not (isinstance(data, (tuple, list)) and len(data) == 2):
+        raise TypeError(f"{name}: expected a pair (x, y) of images and labels, got {type(data).__name__}")
+    x, y = data
+    checks.check_images(x, name=name)
+    return x, checks.check_labels(y, x, name=name)
 
 
 def _loader(x: Tensor, y: Tensor, steps: int, batch_size: int, seed: int) -> DataLoader:

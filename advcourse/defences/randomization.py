@@ -18,7 +18,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from advcourse import checks
 from advcourse.attacks import _core, pgd
+from advcourse.formatting import rounded_repr
 
 __all__ = ["RandomResizePad", "TransferSweep", "transfer_sweep", "hit_rate"]
 
@@ -58,14 +60,14 @@ class RandomResizePad(nn.Module):
     def __init__(self, model: nn.Module, *, out_size: int | None = None, min_size: int | None = None,
                  mode: str = "nearest", generator: torch.Generator | None = None) -> None:
         super().__init__()
-        self.model = _core.check_model(model)
+        self.model = checks.check_model(model)
         for name, value in (("out_size", out_size), ("min_size", min_size)):
             if value is not None:
-                _core.check_count(value, name, minimum=1)
+                checks.check_count(value, name, minimum=1)
         if mode not in ("bilinear", "nearest"):
             raise ValueError(f"mode: expected 'bilinear' or 'nearest', got {mode!r}")
         self.out_size, self.min_size, self.mode = out_size, min_size, mode
-        self.generator = _core.check_generator(generator)
+        self.generator = checks.check_generator(generator)
 
     def sizes(self, x: Tensor) -> tuple[int, int]:
         """``(min_size, out_size)`` for a batch ``x`` of side ``H``."""
@@ -78,7 +80,7 @@ class RandomResizePad(nn.Module):
 
     def transform(self, x: Tensor) -> Tensor:
         """The randomly resized and padded batch, (N, C, out_size, out_size) in [0, 1]."""
-        _core.check_images(x)
+        checks.check_images(x)
         low, out = self.sizes(x)
         n = x.shape[0]
         device = self.generator.device if self.generator is not None else torch.device("cpu")
@@ -122,6 +124,8 @@ class TransferSweep:
         bare_pred, defended_pred: per budget, (N,) predicted classes.
     """
 
+    __repr__ = rounded_repr  # floats rounded: the same on every CPU
+
     eps: list[float]
     bare_accuracy: list[float]
     defended_accuracy: list[float]
@@ -146,11 +150,20 @@ def transfer_sweep(model: nn.Module, defended: nn.Module, x: Tensor, y: Tensor, 
         accepted: optional set of right classes per image (several may be right, e.g. cat breeds,
             as in ``load_samples().accepted``); default: exactly ``y``.
     """
+    checks.check_model(model)
+    checks.check_model(defended)
+    checks.check_images(x)
+    y = checks.check_labels(y, x)
+    _check_accepted(accepted, x)
+    if isinstance(eps, (str, bytes)) or not hasattr(eps, "__iter__"):
+        raise TypeError(f"eps: expected a list of budgets such as [0, 2/255, 4/255], got {type(eps).__name__}")
+    eps = [checks.check_budget(e, "eps") for e in eps]
     if not eps:
         raise ValueError("eps: expected at least one budget")
+    steps = checks.check_count(steps, "steps")
+    step_ratio = checks.check_nonnegative(step_ratio, "step_ratio")
     sweep = TransferSweep([], [], [], [], [], [])
     for e in eps:
-        e = _core.check_nonnegative(e, "eps")
         x_adv = pgd(model, x, y, eps=e, step_size=step_ratio * e, steps=steps, **params) if e > 0 else x
         bare, defended_pred = _predict(model, x_adv), _predict(defended, x_adv)
         sweep.eps.append(e)
@@ -163,7 +176,7 @@ def transfer_sweep(model: nn.Module, defended: nn.Module, x: Tensor, y: Tensor, 
 
 
 def _predict(model: nn.Module, x: Tensor) -> Tensor:
-    with _core.frozen(model, x), torch.no_grad():
+    with checks.frozen(model, x), torch.no_grad():
         return _core.logits_of(model, x).argmax(1)
 
 
@@ -172,7 +185,21 @@ def hit_rate(model: nn.Module, x: Tensor, y: Tensor, accepted: Sequence[set[int]
 
     ``accepted``: optional set of right classes per image (``load_samples().accepted``); default ``y``.
     """
+    checks.check_model(model)
+    checks.check_images(x)
+    y = checks.check_labels(y, x)
+    _check_accepted(accepted, x)
     return _hit_rate(_predict(model, x), y, accepted)
+
+
+def _check_accepted(accepted: object, x: Tensor) -> None:
+    """``None`` or one collection of right classes per image."""
+    if accepted is None:
+        return
+    if isinstance(accepted, (str, bytes)) or not hasattr(accepted, "__len__"):
+        raise TypeError(f"accepted: expected one set of classes per image, got {type(accepted).__name__}")
+    if len(accepted) != x.shape[0]:
+        raise ValueError(f"accepted: expected {x.shape[0]} sets of classes (one per image), got {len(accepted)}")
 
 
 def _hit_rate(pred: Tensor, y: Tensor, accepted: Sequence[set[int]] | None) -> float:

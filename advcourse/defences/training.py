@@ -31,10 +31,11 @@ import torch.nn.functional as F
 from matplotlib.figure import Figure
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
-from tqdm.auto import tqdm
 
+from advcourse import checks
 from advcourse.attacks import _core, get_attack
-from advcourse.viz import new_figure
+from advcourse.progress import progress_bar
+from advcourse.viz import figure_function, new_figure
 
 __all__ = ["History", "train", "evaluate", "plot_histories", "unwrap"]
 
@@ -74,11 +75,13 @@ class History:
         body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in self._rows())
         return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
+    @figure_function
     def plot(self, title: str = "") -> Figure:
         """Clean and robust accuracy against epochs."""
         return plot_histories({title or "training": self})
 
 
+@figure_function
 def plot_histories(histories: dict[str, History]) -> Figure:
     """Clean (solid) and robust (dashed) accuracy of consecutive training runs on one time axis.
 
@@ -99,7 +102,7 @@ def plot_histories(histories: dict[str, History]) -> Figure:
     ax.set_xlabel("epoch")
     ax.set_ylabel("test accuracy")
     ax.set_ylim(0, 1.02)
-    ax.legend(fontsize=8, loc="lower right")
+    fig.legend(loc="outside lower center", ncols=2)
     return fig
 
 
@@ -122,6 +125,7 @@ def _sum(values: list[float], device: torch.device) -> list[float]:
 
 def unwrap(model: nn.Module) -> nn.Module:
     """The module inside a ``DistributedDataParallel`` (or ``DataParallel``) wrapper, else ``model``."""
+    checks.check_model(model)
     return model.module if isinstance(model, (DistributedDataParallel, nn.DataParallel)) else model
 
 
@@ -176,7 +180,12 @@ def evaluate(model: nn.Module, x: Tensor, y: Tensor, *, attack: str | Callable |
     Returns:
         ``(clean_accuracy, robust_accuracy)`` in [0, 1], the same on every process.
     """
-    core = unwrap(model)
+    core = checks.check_model(unwrap(checks.check_model(model)))
+    checks.check_images(x)
+    y = checks.check_labels(y, x)
+    batch_size = checks.check_count(batch_size, "batch_size", minimum=1)
+    seed = checks.check_count(seed, "seed")
+    _check_params(attack_params, "attack_params")
     device = _device(core)
     fn, _ = _attack_fn(attack)
     rank, world = _world()
@@ -193,8 +202,14 @@ def evaluate(model: nn.Module, x: Tensor, y: Tensor, *, attack: str | Callable |
 
 
 def _predict(model: nn.Module, x: Tensor) -> Tensor:
-    with _core.frozen(model, x), torch.no_grad():
-        return model(x).argmax(1)
+    with checks.frozen(model, x), torch.no_grad():
+        return _core.logits_of(model, x).argmax(1)
+
+
+def _check_params(params: object, name: str) -> None:
+    if params is not None and not isinstance(params, dict):
+        raise TypeError(f"{name}: expected a dict of keyword arguments such as {{'eps': 8/255}}, "
+                        f"got {type(params).__name__}")
 
 
 # ----------------------------------------------------------------------------- the loop
@@ -229,18 +244,28 @@ def train(model: nn.Module, loader: Iterable[tuple[Tensor, Tensor]], *, epochs: 
         :class:`History` — identical on every process.
 
     Notes:
-        The model is left in the train/eval mode it came in; attacks run on the bare module in eval
+        Each submodule is left in the train/eval mode it came in; attacks run on the bare module in eval
         mode with frozen weights, so crafting examples never writes parameter gradients.
 
     Example:
         >>> history = train(model, loader, epochs=3, attack="pgd", eval_data=(x_test, y_test),
         ...                 attack_params={"eps": 0.2, "step_size": 0.05, "steps": 5})
     """
-    _core.check_model(model)
-    epochs = _core.check_count(epochs, "epochs")
-    adv_fraction = _core.check_nonnegative(adv_fraction, "adv_fraction")
+    checks.check_model(model)
+    epochs = checks.check_count(epochs, "epochs")
+    adv_fraction = checks.check_nonnegative(adv_fraction, "adv_fraction")
     if adv_fraction > 1:
         raise ValueError(f"adv_fraction: expected a share in [0, 1], got {adv_fraction}")
+    checks.check_bool(progress, "progress")
+    lr = checks.check_nonnegative(lr, "lr")
+    if not hasattr(loader, "__iter__"):
+        raise TypeError(f"loader: expected an iterable of (x, y) batches such as a DataLoader, got {type(loader).__name__}")
+    if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(f"optimizer: expected a torch.optim.Optimizer or None, got {type(optimizer).__name__}")
+    if eval_data is not None and not (isinstance(eval_data, (tuple, list)) and len(eval_data) == 2):
+        raise TypeError("eval_data: expected a pair (x, y) of held-out images and labels, or None")
+    _check_params(attack_params, "attack_params")
+    _check_params(eval_params, "eval_params")
     fn, name = _attack_fn(attack)
     attack_params = dict(attack_params or {})
     if eval_attack == "same":
@@ -266,10 +291,10 @@ def train(model: nn.Module, loader: Iterable[tuple[Tensor, Tensor]], *, epochs: 
         history.robust_accuracy.append(robust)
 
     measure(0, float("nan"))
-    was_training = net.training
+    modes = [(m, m.training) for m in net.modules()]  # each submodule's own mode, restored at the end
     total = epochs * len(loader) if hasattr(loader, "__len__") else None
-    bar = tqdm(total=total, desc=f"training ({name or 'clean'})", unit="batch", disable=not progress or rank != 0,
-               leave=False)
+    bar = progress_bar(total=total, desc=f"training ({name or 'clean'})", unit="batch", enabled=progress and rank == 0,
+                       leave=False)
     try:
         for epoch in range(1, epochs + 1):
             if hasattr(sampler, "set_epoch"):
@@ -277,7 +302,8 @@ def train(model: nn.Module, loader: Iterable[tuple[Tensor, Tensor]], *, epochs: 
             net.train()
             loss_sum, seen = 0.0, 0
             for x, y in loader:
-                x, y = x.to(device), y.to(device)
+                checks.check_images(x, name="loader")
+                x, y = x.to(device), checks.check_labels(y, x, name="loader").to(device)
                 x = _mix(core, fn, x, y, attack_params, adv_fraction)
                 loss = F.cross_entropy(net(x), y)
                 optimizer.zero_grad(set_to_none=True)
@@ -291,7 +317,8 @@ def train(model: nn.Module, loader: Iterable[tuple[Tensor, Tensor]], *, epochs: 
             measure(epoch, loss_sum / max(seen, 1))
     finally:
         bar.close()
-        net.train(was_training)
+        for m, mode in modes:
+            m.training = mode
     return history
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from torch import Tensor, nn
 
+from advcourse import checks
 from advcourse.defences.training import evaluate
 from advcourse.exercises import Feedback, failed, is_unanswered, passed
 
@@ -26,6 +27,12 @@ def check_robust_beyond_budget(answer: Any, model: nn.Module, x: Tensor, y: Tens
         model, x, y: the adversarially trained model and the test set.
         eps: the budget asked about (e.g. twice the training budget).
     """
+    eps = checks.check_budget(eps, "eps")
+    steps = checks.check_count(steps, "steps", minimum=1)
+    tolerance = checks.check_nonnegative(tolerance, "tolerance")
+    checks.check_model(model)
+    checks.check_images(x)
+    checks.check_labels(y, x)
     if is_unanswered(answer):
         return failed("use evaluate(model, x, y, attack='pgd', attack_params=...) and take its robust accuracy")
     if isinstance(answer, Tensor) and answer.numel() == 1:
@@ -49,6 +56,8 @@ def check_robust_beyond_budget(answer: Any, model: nn.Module, x: Tensor, y: Tens
 def check_eot_cost(answer: Any, *, steps: int, samples: int) -> Feedback:
     """Is ``answer`` the number of forward+backward passes of PGD with ``steps`` steps against
     ``EOT(defended, samples=samples)`` (labels given, no early stop)?"""
+    steps = checks.check_count(steps, "steps", minimum=1)
+    samples = checks.check_count(samples, "samples", minimum=1)
     if is_unanswered(answer):
         return failed("each PGD step differentiates the EOT model once; how many network calls is one EOT call?")
     if isinstance(answer, Tensor) and answer.numel() == 1 and not answer.is_floating_point():

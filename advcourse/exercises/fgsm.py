@@ -11,6 +11,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from advcourse import checks
 from advcourse.attacks import fgsm
 from advcourse.exercises import Feedback, failed, is_unanswered, passed, tensor_like
 from advcourse.widgets.fgsm import Sweep, eps_label
@@ -29,6 +30,10 @@ def check_fgsm_by_hand(answer: Any, model: nn.Module, x: Tensor, y: Tensor, eps:
         model, x, y, eps: the photo(s), the true classes (targets when ``targeted``) and the budget.
         targeted: check T-FGSM (a step *down* the loss of the target ``y``) instead of FGSM.
     """
+    checks.check_model(model)
+    checks.check_images(x)
+    checks.check_bool(targeted, "targeted")
+    eps = checks.check_budget(eps, "eps")
     way = "subtract eps·sign(g) (down the target's loss)" if targeted else "add eps·sign(g) (up the loss)"
     answer = tensor_like(answer, x, f"build x_adv from the gradient g: {way}, then clip to [0, 1]")
     if isinstance(answer, Feedback):
@@ -67,6 +72,8 @@ def check_half_accuracy_eps(answer: Any, sw: Sweep, y: Tensor) -> Feedback:
     """
     if is_unanswered(answer):
         return failed("read the FGSM curve: the first eps of the grid where accuracy falls to 50% or below")
+    checks.check_instance(sw, Sweep, "sw", "made by advcourse.widgets.fgsm.sweep")
+    y = checks.check_labels(y, sw.x)
     eps = _as_eps(answer)
     if eps is None:
         return failed(f"expected a budget such as 2/255, got {type(answer).__name__}")

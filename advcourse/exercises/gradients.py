@@ -12,6 +12,7 @@ import numbers
 import torch
 from torch import Tensor, nn
 
+from advcourse import checks
 from advcourse.calculus import BOWL_MINIMUM, bowl, derivative
 from advcourse.exercises import Feedback, failed, is_unanswered, passed
 
@@ -24,6 +25,7 @@ def check_derivative(answer: object, x0: float = 0.5) -> Feedback:
     Hints name the usual slips: the value ``f(x0)`` instead of the slope, a flipped sign, a lost
     factor 2.
     """
+    x0 = checks.check_finite(x0, "x0")
     if is_unanswered(answer):
         return failed("replace ... with a number: the slope of f at x0 (differentiate (x - 2)^2 + 1 by hand)")
     if isinstance(answer, Tensor) and answer.numel() == 1:
@@ -59,6 +61,9 @@ def check_input_gradient(answer: object, model: nn.Module, x: Tensor, y: Tensor)
     """
     from advcourse.explain import input_gradient
 
+    checks.check_model(model)
+    checks.check_images(x)
+    checks.check_labels(y, x)
     if is_unanswered(answer):
         return failed("replace ... with the gradient: make a copy of x that requires grad, compute "
                       "F.cross_entropy(model(x_req), y, reduction='sum'), then torch.autograd.grad(loss, x_req)")

@@ -19,8 +19,9 @@ from torch import nn
 
 from advcourse.attacks import ATTACKS
 from advcourse.exercises import Feedback, failed, is_unanswered, passed
-from advcourse.images import load_image
-from advcourse.noise_study import smallest_flipping_eps, uniform_std
+from advcourse import checks
+from advcourse.images import load_image, sample_info
+from advcourse.noise_study import check_levels, smallest_flipping_eps, uniform_std
 from advcourse.threat_models import ThreatModel, parse_threat_model
 
 __all__ = ["check_smallest_eps", "check_matching_sigma", "check_noise_threat_model"]
@@ -44,8 +45,10 @@ def check_smallest_eps(answer: Any, *, model: nn.Module, photo: str, levels: Seq
 
     ``answer`` is in pixel units (``24/255``), or ``None`` if the label never changes on the grid.
     """
-    grid = tuple(sorted(float(v) for v in levels))
-    truth = _truth(model, photo, grid, int(seed))
+    checks.check_model(model)
+    sample_info(photo)  # a mistyped photo gets "did you mean" before any work
+    grid = tuple(sorted(float(v) for v in check_levels(levels)))
+    truth = _truth(model, photo, grid, checks.check_count(seed, "seed"))
     if answer is None and truth is None:
         return passed(f"no eps up to {grid[-1] * 255:.0f}/255 changes the label of {photo}.")
     if is_unanswered(answer):
@@ -72,6 +75,7 @@ def check_smallest_eps(answer: Any, *, model: nn.Module, photo: str, levels: Seq
 def check_matching_sigma(answer: Any, *, eps: float = 16 / 255) -> Feedback:
     """Is ``answer`` the sigma of Gaussian noise whose pixel values spread as much (same standard
     deviation, hence the same expected L2 norm) as uniform noise in [-eps, eps]?"""
+    eps = checks.check_budget(eps, "eps")
     if is_unanswered(answer):
         return failed("set answer to a sigma in pixel units, written in terms of eps")
     value = _number(answer)

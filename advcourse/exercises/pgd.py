@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from advcourse import checks
 from advcourse.attacks import _core
 from advcourse.exercises import Feedback, failed, is_unanswered, passed, tensor_like
 from advcourse.widgets.fgsm import eps_label
@@ -36,6 +37,9 @@ def check_projection(answer: Any, x: Tensor, z: Tensor, eps: float) -> Feedback:
         x: (N, C, H, W) clean photos; z: same shape, ``x_adv + step_size * sign(grad)`` (may leave both).
         eps: the L∞ budget.
     """
+    checks.check_images(x)
+    checks.check_tensor(z, "z", like=x)
+    eps = checks.check_budget(eps, "eps")
     answer = tensor_like(answer, x, "keep delta = z - x within [-eps, eps], add it back to x, then clip to [0, 1]")
     if isinstance(answer, Feedback):
         return answer
@@ -52,6 +56,7 @@ def check_projection(answer: Any, x: Tensor, z: Tensor, eps: float) -> Feedback:
 
 def check_gradient_steps(answer: Any, iterations: Tensor) -> Feedback:
     """Is ``answer`` the total number of gradient steps early stop used (``info.iterations``)?"""
+    checks.check_tensor(iterations, "iterations")
     if is_unanswered(answer):
         return failed("add up the gradient steps each photo used (AttackInfo.iterations)")
     value = _as_int(answer)
@@ -69,6 +74,8 @@ def check_gradient_steps(answer: Any, iterations: Tensor) -> Feedback:
 def check_steps_to_rim(answer: Any, eps: float, step_size: float) -> Feedback:
     """Starting at ``x`` (no random start), how many L∞ sign steps of ``step_size`` can a pixel need
     before it can reach the rim of the eps-ball? (``ceil(eps / step_size)``)"""
+    eps = checks.check_budget(eps, "eps")
+    step_size = checks.check_positive(step_size, "step_size")
     if is_unanswered(answer):
         return failed("each step moves a pixel by at most step_size; how many steps to cover eps?")
     value = _as_int(answer)

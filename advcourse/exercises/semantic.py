@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from advcourse import checks
 from advcourse.attacks.semantic import blend
 from advcourse.exercises import Feedback, failed, passed, tensor_like
 
@@ -23,6 +24,7 @@ def _close(a: Tensor, b: Tensor) -> bool:
 
 def _tensor_like(answer: object, x: Tensor, what: str) -> Feedback | Tensor:
     """The answer as a detached float tensor shaped like ``x``, or a Feedback saying why it is not."""
+    checks.check_images(x)
     a = tensor_like(answer, x, f"replace ... with {what}")
     if isinstance(a, Tensor) and not a.is_floating_point():
         return failed(f"expected float pixels, got {a.dtype}")
@@ -55,6 +57,9 @@ def check_centred_negative(answer: object, x: Tensor) -> Feedback:
 
 def check_blend(answer: object, x: Tensor, t: float = 0.25) -> Feedback:
     """Is ``answer`` the blend ``(1 - t) x + t (1 - x)`` of ``x`` with its negative?"""
+    t = checks._number(t, "t")
+    if not 0 <= t <= 1:
+        raise ValueError(f"t: expected a number in [0, 1], got {t}")
     a = _tensor_like(answer, x, f"the blend of x with its negative at t = {t:g}")
     if isinstance(a, Feedback):
         return a

@@ -10,7 +10,7 @@ from typing import Any
 
 from advcourse.attacks import ATTACKS
 from advcourse.exercises import Feedback, failed, is_unanswered, passed
-from advcourse.threat_models import Scenario, grade, usable_attacks
+from advcourse.threat_models import Scenario, get_scenario, grade, usable_attacks
 
 __all__ = ["APP_STORE", "check_app_store", "check_usable_attacks"]
 
@@ -34,6 +34,7 @@ def check_app_store(answer: Any) -> Feedback:
 def check_usable_attacks(answer: Any, scenario: Scenario = APP_STORE) -> Feedback:
     """Is ``answer`` the set of the course's attacks (names in ``ATTACKS``) the attacker of
     ``scenario`` can use to reach their goal? The truth comes from :func:`usable_attacks`."""
+    scenario = get_scenario(scenario)
     if is_unanswered(answer):
         return failed("give a set of attack names, e.g. {'noise', 'fgsm'}")
     if isinstance(answer, str) or not hasattr(answer, "__iter__"):

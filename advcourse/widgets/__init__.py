@@ -18,7 +18,7 @@ from torch import nn
 
 from advcourse.images import load_image, sample_info, samples
 from advcourse.one_call import Predictions, predict
-from advcourse.viz import new_figure, to_hwc, topk_bars
+from advcourse.viz import figure_function, new_figure, to_hwc, topk_bars
 
 __all__ = ["make_app", "render_classification", "classify_app", "cached_predict", "upload_bytes"]
 
@@ -69,6 +69,7 @@ def upload_bytes(value: Any) -> bytes | None:
 
 
 # ----------------------------------------------------------------------------- 00_welcome
+@figure_function
 def render_classification(src: Any, model: nn.Module, topk: int = 5) -> Figure:
     """The picture on the left, the model's top-k probabilities on the right.
 
@@ -85,7 +86,7 @@ def render_classification(src: Any, model: nn.Module, topk: int = 5) -> Figure:
     if isinstance(src, str) and src in samples():
         truth = sample_info(src)
         verdict = "right" if preds[0].index in truth.labels else "wrong"
-        ax_img.set_title(f"{src}\ntrue class: {truth['label']} ({verdict})", fontsize=9)
+        ax_img.set_title(f"{src}\ntrue class: {truth['label']} ({verdict})")
     topk_bars([p.label for p in preds], [p.prob for p in preds], ax=ax_bar, title=f"top-{topk} prediction")
     return fig
 

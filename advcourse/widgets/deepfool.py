@@ -22,9 +22,9 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from torch import Tensor, nn
 
-from advcourse import geometry
+from advcourse import checks, geometry
 from advcourse.labels import class_name
-from advcourse.viz import amplify, new_figure, to_hwc
+from advcourse.viz import amplify, figure_function, new_figure, readable_log_ticks, to_hwc
 
 __all__ = [
     "BINARY_W", "BINARY_B", "TOY_W", "TOY_B", "TOY_CLASSES", "REPORTED",
@@ -80,6 +80,12 @@ def _arrow(ax: Axes, start: np.ndarray, end: np.ndarray, colour: str) -> None:
                 arrowprops={"arrowstyle": "->", "color": colour, "lw": 2, "shrinkA": 0, "shrinkB": 0})
 
 
+def _point(px: float, py: float) -> np.ndarray:
+    """The slider point as a 2-vector; strings and NaN are refused (NumPy would take "1" silently)."""
+    return np.array([checks.check_finite(px, "px"), checks.check_finite(py, "py")], dtype=float)
+
+
+@figure_function
 def render_binary(px: float, py: float, overshoot: float = 0.02,
                   w: Sequence[float] = tuple(BINARY_W), b: float = BINARY_B) -> Figure:
     """A linear binary classifier in 2-D: the point, its projection onto the boundary, the overshoot.
@@ -93,13 +99,14 @@ def render_binary(px: float, py: float, overshoot: float = 0.02,
         overshoot: >= 0, how far past the boundary to go (0.02 in the paper).
         w, b: the classifier (default: the lesson's ``x₁ + 2 x₂ − 2``).
     """
+    x = _point(px, py)
+    overshoot = checks.check_nonnegative(overshoot, "overshoot")
     w = np.asarray(w, dtype=float)
-    x = np.array([px, py], dtype=float)
     f = geometry.signed_score(w, b, x)
     proj = geometry.projection(w, b, x)
     x_adv = geometry.overshoot_point(w, b, x, overshoot)
     f_adv = geometry.signed_score(w, b, x_adv)
-    fig = new_figure(5.6, 5.0)
+    fig = new_figure(5.6, 5.8)
     ax = fig.subplots()
     g1, g2 = _plane(ax, _LIMITS)
     ax.contourf(g1, g2, w[0] * g1 + w[1] * g2 + b > 0, levels=[-0.5, 0.5, 1.5], colors=["#dd8452", "#4c72b0"],
@@ -111,9 +118,9 @@ def render_binary(px: float, py: float, overshoot: float = 0.02,
     ax.plot(*x_adv, "X", color="#c44e52", ms=10, label=f"x + (1+{overshoot:g})·r*, f = {f_adv:+.2f}")
     ax.text(_LIMITS[1] - 0.1, _LIMITS[1] - 0.2, "class +1", ha="right", va="top", color="#4c72b0")
     ax.text(_LIMITS[0] + 0.1, _LIMITS[0] + 0.1, "class −1", ha="left", va="bottom", color="#dd8452")
-    ax.legend(loc="upper left", fontsize=8, framealpha=0.9)
+    fig.legend(loc="outside lower center", ncols=2)
     dist = geometry.distance_to_hyperplane(w, b, x)
-    ax.set_title(f"distance |f(x)| / ‖w‖ = {abs(f):.2f} / {np.linalg.norm(w):.2f} = {dist:.2f}", fontsize=10)
+    ax.set_title(f"distance |f(x)| / ‖w‖ = {abs(f):.2f} / {np.linalg.norm(w):.2f} = {dist:.2f}")
     return fig
 
 
@@ -137,6 +144,7 @@ def binary_app():
     return _point_and_overshoot(render_binary, 2.0, 1.5)
 
 
+@figure_function
 def render_multiclass(px: float, py: float, overshoot: float = 0.02) -> Figure:
     """The three-class linear toy: regions, the linearised boundaries of x's class, DeepFool's step.
 
@@ -148,14 +156,20 @@ def render_multiclass(px: float, py: float, overshoot: float = 0.02) -> Figure:
         px, py: the point's coordinates.
         overshoot: >= 0, how far past the boundary to go.
     """
-    x = np.array([px, py], dtype=float)
+    x = _point(px, py)
+    overshoot = checks.check_nonnegative(overshoot, "overshoot")
     step = geometry.linear_deepfool_step(TOY_W, TOY_B, x, overshoot)
-    fig = new_figure(5.6, 5.0)
+    fig = new_figure(5.6, 5.8)
     ax = fig.subplots()
     g1, g2 = _plane(ax, _LIMITS)
     scores = np.einsum("kd,dij->kij", TOY_W, np.stack([g1, g2])) + TOY_B[:, None, None]
-    ax.contourf(g1, g2, scores.argmax(0), levels=[-0.5, 0.5, 1.5, 2.5], cmap=ListedColormap(_TOY_COLOURS),
-                alpha=0.18)
+    region = scores.argmax(0)
+    ax.contourf(g1, g2, region, levels=[-0.5, 0.5, 1.5, 2.5], cmap=ListedColormap(_TOY_COLOURS), alpha=0.18)
+    for k, name in enumerate(TOY_CLASSES):  # name each coloured region at its centre
+        inside = region == k
+        if inside.any():
+            ax.text(g1[inside].mean(), g2[inside].mean(), f"class {name}", color=_TOY_COLOURS[k], ha="center",
+                    va="center", fontweight="bold")
     for k, name in enumerate(TOY_CLASSES):
         if k == step.k0:
             continue
@@ -166,9 +180,9 @@ def render_multiclass(px: float, py: float, overshoot: float = 0.02) -> Figure:
     ax.plot(*x, "ko", ms=7, label=f"x, class {TOY_CLASSES[step.k0]}")
     adv = TOY_CLASSES[int(np.argmax(TOY_W @ step.x_adv + TOY_B))]
     ax.plot(*step.x_adv, "X", color="#c44e52", ms=10, label=f"DeepFool's point, class {adv}")
-    ax.legend(loc="upper right", fontsize=8, framealpha=0.9)
+    fig.legend(loc="outside lower center", ncols=2)
     ax.set_title(f"x is {TOY_CLASSES[step.k0]}; nearest boundary: {TOY_CLASSES[step.l]} "
-                 f"(step length {np.linalg.norm(step.r):.2f})", fontsize=10)
+                 f"(step length {np.linalg.norm(step.r):.2f})")
     return fig
 
 
@@ -182,11 +196,11 @@ def _photo_row(axes: Sequence[Axes], x: Tensor, x_adv: Tensor, y: int, pred: int
     delta = (x_adv - x).detach().float() * 255
     lo, hi = float(delta.min()), float(delta.max())
     axes[0].imshow(to_hwc(x))
-    axes[0].set_title(f"{name}\n{class_name(y)}", fontsize=9)
+    axes[0].set_title(f"{name}\n{class_name(y)}")
     axes[1].imshow(to_hwc(amplify(delta)))
-    axes[1].set_title(f"difference, amplified\nvalues in [{lo:.2f}, {hi:.2f}] /255", fontsize=9)
+    axes[1].set_title(f"difference, amplified\nvalues in [{lo:.2f}, {hi:.2f}] /255")
     axes[2].imshow(to_hwc(x_adv))
-    axes[2].set_title(f"DeepFool → {class_name(pred)}\nrank {rank} in the clean prediction", fontsize=9)
+    axes[2].set_title(f"DeepFool → {class_name(pred)}\nrank {rank} in the clean prediction")
     for ax in axes:
         ax.axis("off")
 
@@ -197,6 +211,7 @@ def _check_index(photo: int, n: int) -> int:
     return int(photo)
 
 
+@figure_function
 def show_deepfool(x: Tensor, x_adv: Tensor, y: Tensor, pred: Tensor, rank: Tensor, names: Sequence[str],
                   photos: Sequence[int] = (0, 1, 2)) -> Figure:
     """Original | amplified difference (with its range in /255) | adversarial, one row per photo.
@@ -218,6 +233,7 @@ def show_deepfool(x: Tensor, x_adv: Tensor, y: Tensor, pred: Tensor, rank: Tenso
     return fig
 
 
+@figure_function
 def render_photo(photo: int, x: Tensor, x_adv: Tensor, y: Tensor, pred: Tensor, rank: Tensor,
                  names: Sequence[str]) -> Figure:
     """One photo of :func:`show_deepfool` (the app's view)."""
@@ -234,17 +250,18 @@ def photo_app(x: Tensor, x_adv: Tensor, y: Tensor, pred: Tensor, rank: Tensor, n
     return make_app(lambda photo: render_photo(photo, x, x_adv, y, pred, rank, names), {"photo": photo})
 
 
+@figure_function
 def show_distances(names: Sequence[str], distances: Mapping[str, Tensor], grid_max: float | None = None) -> Figure:
     """Per photo, the L2 size of the perturbation each method needed to change the label (log scale).
 
     Args:
         names: the N photo names.
         distances: method name -> (N,) L2 norms; ``nan`` = not fooled on the method's grid (drawn
-            as a hollow bar up to ``grid_max``).
+            as a hollow hatched bar up to ``grid_max``, with its own legend entry).
         grid_max: the largest L2 a grid method tried, for the hollow bars.
     """
     n = len(names)
-    fig = new_figure(7.5, 0.28 * n + 1.4)
+    fig = new_figure(8.0, 0.3 * n + 2.2)
     ax = fig.subplots()
     height = 0.8 / max(len(distances), 1)
     ypos = np.arange(n)[::-1].astype(float)
@@ -258,15 +275,19 @@ def show_distances(names: Sequence[str], distances: Mapping[str, Tensor], grid_m
         ax.barh(pos[found], d[found], height=height, color=colours[j % 4],
                 label=f"{method} (median {np.nanmedian(d):.2f})" if found.any() else method)
         if grid_max is not None and (~found).any():
-            ax.barh(pos[~found], grid_max, height=height, fill=False, edgecolor=colours[j % 4], hatch="//")
-    ax.set_yticks(ypos, names, fontsize=8)
+            ax.barh(pos[~found], grid_max, height=height, fill=False, edgecolor=colours[j % 4], hatch="//",
+                    label=f"{method}: not fooled up to L2 = {grid_max:.2f} (the largest it tried)")
+    ax.set_yticks(ypos, names)
+    ax.set_ylim(-0.6, n - 0.4)
     ax.set_xscale("log")
+    readable_log_ticks(ax.xaxis)
     ax.set_xlabel("‖x_adv − x‖₂ needed to change the label (pixels in [0, 1])")
-    ax.legend(fontsize=8, loc="lower right")
-    ax.set_title("how far each photo is from a wrong label", fontsize=10)
+    ax.set_title("how far each photo is from a wrong label")
+    fig.legend(loc="outside lower center", ncols=1)
     return fig
 
 
+@figure_function
 def accuracy_figure(table: Any, model_name: str = "EfficientNet-Lite0 · 20 photos (measured)",
                     reported: Mapping[str, Mapping[str, float]] = REPORTED) -> Figure:
     """Top-1 accuracy clean and under each attack: our measurement beside the article's numbers.
@@ -283,7 +304,7 @@ def accuracy_figure(table: Any, model_name: str = "EfficientNet-Lite0 · 20 phot
         raise ValueError("table: expected at least one row")
     ours = {"clean": rows[0].clean_accuracy, **{r.name: r.robust_accuracy for r in rows}}
     series = {model_name: ours, **reported}
-    fig = new_figure(8.0, 3.6)
+    fig = new_figure(8.5, 4.2)
     ax = fig.subplots()
     width = 0.8 / len(series)
     pos = np.arange(len(_CATEGORIES))
@@ -291,12 +312,12 @@ def accuracy_figure(table: Any, model_name: str = "EfficientNet-Lite0 · 20 phot
         xs = [p + (j - (len(series) - 1) / 2) * width for p, c in zip(pos, _CATEGORIES) if c in values]
         ys = [values[c] * 100 for c in _CATEGORIES if c in values]
         bars = ax.bar(xs, ys, width=width, label=label, color=("#c44e52", "#4c72b0", "#8c8c8c")[j % 3])
-        ax.bar_label(bars, fmt="%.0f", fontsize=7)
+        ax.bar_label(bars, fmt="%.0f")
     ax.set_xticks(pos, _CATEGORIES)
     ax.set_ylabel("top-1 accuracy (%)")
     ax.set_ylim(0, 112)
-    ax.legend(fontsize=8, loc="upper right")
-    ax.set_title("accuracy under each attack of the course", fontsize=10)
+    ax.set_title("accuracy under each attack of the course (no bar: not reported)")
+    fig.legend(loc="outside lower center", ncols=len(series) if len(series) <= 2 else 2)
     return fig
 
 

@@ -16,14 +16,15 @@ from typing import Sequence
 
 import numpy as np
 import torch
-from matplotlib.colors import LogNorm
+from matplotlib.colors import SymLogNorm
 from matplotlib.figure import Figure
-from matplotlib.ticker import ScalarFormatter
 from torch import Tensor, nn
 
+from advcourse import checks
 from advcourse.attacks import _core, fgsm, noise
+from advcourse.formatting import rounded_repr
 from advcourse.labels import class_name
-from advcourse.viz import amplify, new_figure, to_hwc
+from advcourse.viz import amplify, figure_function, new_figure, readable_log_ticks, to_hwc
 
 __all__ = [
     "Sweep", "sweep", "eps_label", "accuracy_curves", "render_eps", "eps_app",
@@ -51,6 +52,8 @@ class Sweep:
         labels: (N,) int64, the labels the attack used (true classes, or targets when targeted).
         targeted: whether ``labels`` are targets.
     """
+
+    __repr__ = rounded_repr  # floats rounded: the same on every CPU
 
     name: str
     eps: Tensor
@@ -93,7 +96,7 @@ class Sweep:
 
 def _check_grid(eps_grid: Sequence[float]) -> Tensor:
     try:
-        values = [_core.check_nonnegative(e, "eps_grid") for e in eps_grid]
+        values = [checks.check_budget(e, "eps_grid") for e in eps_grid]
     except TypeError:
         raise TypeError("eps_grid: expected a sequence of budgets such as [0, 1/255, 2/255]") from None
     if not values:
@@ -105,7 +108,7 @@ def _check_grid(eps_grid: Sequence[float]) -> Tensor:
 
 def _logits(model: nn.Module, x: Tensor) -> Tensor:
     """One no-grad forward in eval mode (the model's modes are restored)."""
-    with _core.frozen(model, x), torch.no_grad():
+    with checks.frozen(model, x), torch.no_grad():
         return _core.logits_of(model, x)
 
 
@@ -128,9 +131,9 @@ def sweep(model: nn.Module, x: Tensor, y: Tensor, eps_grid: Sequence[float], *, 
     Returns:
         :class:`Sweep` holding every ``x_adv`` and its logits.
     """
-    _core.check_model(model)
-    _core.check_images(x)
-    y = _core.check_labels(y, x, targeted=targeted)
+    checks.check_model(model)
+    checks.check_images(x)
+    y = checks.check_labels(y, x, targeted=targeted)
     if y is None:
         raise ValueError("y: expected the labels of x, got None")
     grid = _check_grid(eps_grid)
@@ -153,6 +156,7 @@ def sweep(model: nn.Module, x: Tensor, y: Tensor, eps_grid: Sequence[float], *, 
     return Sweep(name, grid, x, torch.stack(advs), torch.stack(logits), y, targeted)
 
 
+@figure_function
 def accuracy_curves(sweeps: dict[str, Sweep], y: Tensor, title: str = "accuracy under attack") -> Figure:
     """Accuracy against the budget, one line per sweep (legend = the dict's keys).
 
@@ -168,8 +172,8 @@ def accuracy_curves(sweeps: dict[str, Sweep], y: Tensor, title: str = "accuracy 
     ax.set_ylabel(f"top-1 accuracy on {len(y)} photos (%)")
     ax.set_ylim(-5, 105)
     ax.grid(alpha=0.3)
-    ax.legend()
-    ax.set_title(title, fontsize=10)
+    fig.legend(loc="outside lower center", ncols=len(sweeps))
+    ax.set_title(title)
     return fig
 
 
@@ -180,6 +184,7 @@ def _caption(probs: Tensor, truth: int | None = None) -> str:
     return f"{class_name(k)} ({float(probs[k]):.0%}){mark}"
 
 
+@figure_function
 def render_eps(sw: Sweep, photo: int, eps: float, names: Sequence[str] | None = None) -> Figure:
     """Original | amplified difference | adversarial for one photo at one budget of ``sw``.
 
@@ -189,6 +194,7 @@ def render_eps(sw: Sweep, photo: int, eps: float, names: Sequence[str] | None = 
         eps: a budget on ``sw``'s grid.
         names: optional photo names for the title.
     """
+    checks.check_instance(sw, Sweep, "sw", "made by advcourse.widgets.fgsm.sweep")
     if not 0 <= int(photo) < sw.x.shape[0]:
         raise ValueError(f"photo: expected an index in [0, {sw.x.shape[0] - 1}], got {photo}")
     e, clean = sw.index(eps), sw.index(float(sw.eps[0]))
@@ -205,10 +211,10 @@ def render_eps(sw: Sweep, photo: int, eps: float, names: Sequence[str] | None = 
     fig = new_figure(9.0, 3.5)
     for ax, (img, title) in zip(fig.subplots(1, 3), panels):
         ax.imshow(to_hwc(img))
-        ax.set_title(title, fontsize=9)
+        ax.set_title(title)
         ax.axis("off")
     if names is not None:
-        fig.suptitle(names[photo], fontsize=10)
+        fig.suptitle(names[photo])
     return fig
 
 
@@ -239,6 +245,8 @@ class Landing:
         k: the ``k`` of top-k.
     """
 
+    __repr__ = rounded_repr  # floats rounded: the same on every CPU
+
     eps: float
     flipped: Tensor
     clean_rank: Tensor
@@ -264,33 +272,36 @@ def landing(sw: Sweep, y: Tensor, eps: float, k: int = 5) -> Landing:
     return Landing(float(eps), flipped, rank, pred, float(near), k)
 
 
+@figure_function
 def show_landing(land: Landing, y: Tensor, names: Sequence[str]) -> Figure:
-    """One bar per flipped photo: the clean rank of the class FGSM sent it to (log scale)."""
+    """One bar per flipped photo: the clean rank of the class FGSM sent it to (log scale, ticks 1 2 5 10 …)."""
     idx = land.flipped.nonzero().squeeze(1).tolist()
-    fig = new_figure(8.0, 0.32 * max(len(idx), 1) + 1.2)
+    fig = new_figure(9.0, 0.36 * max(len(idx), 1) + 1.9)
     ax = fig.subplots()
     ranks = [int(land.clean_rank[i]) for i in idx]
-    colours = ["#4c72b0" if r <= land.k else "#dd8452" for r in ranks]
+    near = np.array([r <= land.k for r in ranks], dtype=bool)
     ypos = np.arange(len(idx))[::-1]
-    ax.barh(ypos, ranks, color=colours)
-    ax.set_yticks(ypos, [f"{names[i]}: {class_name(int(y[i]))} → {class_name(int(land.pred[i]))}" for i in idx],
-                  fontsize=8)
+    ax.barh(ypos[near], np.array(ranks)[near], color="#4c72b0", label=f"already in the clean top-{land.k}")
+    ax.barh(ypos[~near], np.array(ranks)[~near], color="#dd8452", label=f"outside the clean top-{land.k}")
+    ax.set_yticks(ypos, [f"{names[i]}: {class_name(int(y[i]))} → {class_name(int(land.pred[i]))}" for i in idx])
     ax.set_xscale("log")
     ax.set_xlim(0.8, max(ranks + [land.k + 1]) * 1.6)
-    ax.xaxis.set_major_formatter(ScalarFormatter())
-    ax.axvline(land.k + 0.5, color="grey", ls="--", lw=1)
-    ax.set_xlabel(f"rank of the new class in the clean prediction (blue: inside the clean top-{land.k})")
-    ax.set_title(f"where FGSM at eps={eps_label(land.eps)} sends the photos", fontsize=10)
+    readable_log_ticks(ax.xaxis)
+    ax.axvline(land.k + 0.5, color="grey", ls="--", lw=1, label=f"edge of the clean top-{land.k}")
+    ax.set_xlabel("rank of the new class in the clean prediction (1 = the clean top-1)")
+    ax.set_title(f"where FGSM at eps={eps_label(land.eps)} sends the photos")
+    fig.legend(loc="outside lower center", ncols=3)
     return fig
 
 
 # ----------------------------------------------------------------------------- the algorithm in pictures
 def _signed_map(ax, t: Tensor, title: str) -> None:
     ax.imshow(to_hwc(amplify(t)))
-    ax.set_title(title, fontsize=9)
+    ax.set_title(title)
     ax.axis("off")
 
 
+@figure_function
 def show_fgsm_steps(x: Tensor, grad: Tensor, eps: float, x_adv: Tensor) -> Figure:
     """The FGSM recipe on one photo: x, ∇x L, sign(∇x L), x + eps·sign clipped.
 
@@ -304,39 +315,46 @@ def show_fgsm_steps(x: Tensor, grad: Tensor, eps: float, x_adv: Tensor) -> Figur
     fig = new_figure(11.0, 3.2)
     axes = fig.subplots(1, 4)
     axes[0].imshow(to_hwc(x))
-    axes[0].set_title("1. photo x, true class y", fontsize=9)
+    axes[0].set_title("1. photo x, true class y")
     axes[0].axis("off")
     _signed_map(axes[1], grad, f"2. ∇x L (amplified)\nmax |g| = {float(grad.abs().max()):.1e}")
     frac = float((grad.sign() != 0).float().mean())
     _signed_map(axes[2], grad.sign(), f"3. sign(∇x L) ∈ {{-1, 0, 1}}\n{frac:.0%} of entries non-zero")
     axes[3].imshow(to_hwc(x_adv))
-    axes[3].set_title(f"4. clip(x + eps·sign, 0, 1)\neps = {eps_label(eps)}", fontsize=9)
+    axes[3].set_title(f"4. clip(x + eps·sign, 0, 1)\neps = {eps_label(eps)}")
     axes[3].axis("off")
     return fig
 
 
+@figure_function
 def show_norms(x: Tensor, deltas: dict[str, Tensor]) -> Figure:
-    """The photo and, per perturbation, max |δ| over channels per pixel on one log colour scale (in /255).
+    """The photo and, per perturbation, its red channel δ in /255 on a diverging scale with its own colour bar.
+
+    Red is +, blue is −, white is 0; each panel's scale runs to its own largest |δ| and is
+    logarithmic beyond 1/100 of it, so small values show too. An L∞ step shows only two colours
+    (every value is +eps or −eps: only the sign pattern varies, and the title says so); an L2 step
+    of the same length shows a few large values among many small ones.
 
     Args:
         x: (1, 3, H, W) or (3, H, W) photo in [0, 1].
         deltas: name -> perturbation of the same shape; the titles show their L∞ and L2 norms.
     """
     x = x[0] if x.dim() == 4 else x
-    maps = {k: (d[0] if d.dim() == 4 else d).detach().abs().amax(0) * 255 for k, d in deltas.items()}
-    top = max(float(m.max()) for m in maps.values()) or 1.0
-    scale = LogNorm(vmin=top / 1000, vmax=top)  # log: a flat ±eps map and a few large spikes both show
-    fig = new_figure(3.2 * (len(maps) + 1) + 0.6, 3.4)
-    axes = fig.subplots(1, len(maps) + 1)
+    fig = new_figure(2.9 * (len(deltas) + 1) + 0.9 * len(deltas), 3.6)
+    axes = fig.subplots(1, len(deltas) + 1)
     axes[0].imshow(to_hwc(x))
-    axes[0].set_title("photo", fontsize=9)
+    axes[0].set_title("photo")
     axes[0].axis("off")
-    im = None
-    for ax, (name, m) in zip(axes[1:], maps.items()):
-        d = deltas[name]
+    for ax, (name, d) in zip(axes[1:], deltas.items()):
+        d = (d[0] if d.dim() == 4 else d).detach().float().cpu()
         l2, linf = float(d.flatten().norm(2)), float(d.abs().max())
-        im = ax.imshow(m.clamp_min(top / 1000).cpu().numpy(), cmap="magma", norm=scale)
-        ax.set_title(f"{name}\n‖δ‖∞ = {linf * 255:.1f}/255, ‖δ‖₂ = {l2:.2f}", fontsize=9)
+        top = max(linf * 255, 1e-6)
+        im = ax.imshow(d[0].numpy() * 255, cmap="RdBu_r", norm=SymLogNorm(top / 100, vmin=-top, vmax=top, base=10))
+        at_edge = float(((d.abs() - linf).abs() <= 1e-3 * linf).float().mean())  # share of values = ±linf
+        title = f"{name}\n‖δ‖∞ = {linf * 255:.1f}/255, ‖δ‖₂ = {l2:.2f}"
+        ax.set_title(title + (f"\nsign only: {at_edge:.0%} of values ±{linf * 255:.1f}" if at_edge > 0.9 else ""))
         ax.axis("off")
-    fig.colorbar(im, ax=list(axes[1:]), shrink=0.8, label="max |δ| per pixel (/255, log scale)")
+        ticks = [-top, -top / 10, 0.0, top / 10, top]
+        bar = fig.colorbar(im, ax=ax, shrink=0.85, ticks=ticks, label="δ, red channel (×1/255)")
+        bar.ax.set_yticklabels([f"{t:.2g}" for t in ticks])
     return fig

@@ -9,11 +9,13 @@ from __future__ import annotations
 from matplotlib.figure import Figure
 
 from advcourse.calculus import bowl, show_descent
+from advcourse.viz import figure_function
 from advcourse.widgets import make_app
 
 __all__ = ["render_descent", "descent_app"]
 
 
+@figure_function
 def render_descent(lr: float, x0: float = -1.0, steps: int = 12) -> Figure:
     """Gradient descent on :func:`advcourse.calculus.bowl` from ``x0`` with learning rate ``lr``.
 

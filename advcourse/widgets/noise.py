@@ -14,10 +14,11 @@ import torch
 from matplotlib.figure import Figure
 from torch import nn
 
+from advcourse import checks
 from advcourse.images import load_image, sample_info, samples
 from advcourse.labels import IMAGENET_CLASSES
 from advcourse.noise_study import KINDS, add_noise, probabilities
-from advcourse.viz import new_figure, to_hwc, topk_bars
+from advcourse.viz import figure_function, new_figure, to_hwc, topk_bars
 from advcourse.widgets import make_app
 
 __all__ = ["DEFAULT_LEVELS", "noisy_outputs", "describe_noise", "render_noise", "noise_app"]
@@ -31,9 +32,16 @@ _CACHE: OrderedDict[tuple, tuple[torch.Tensor, torch.Tensor]] = OrderedDict()
 def noisy_outputs(model: nn.Module, photo: str, level: float, kind: str = "uniform",
                   seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """The noisy photo (1, 3, 224, 224) and the model's probabilities (1000,) on it, cached."""
+    checks.check_model(model)
+    sample_info(photo)  # a typo gets "did you mean" before any work
+    level = checks.check_budget(level, "level")
+    seed = checks.check_count(seed, "seed")
+    if kind not in KINDS:
+        raise ValueError(f"kind: expected one of {KINDS}, got {kind!r}")
     key = (id(model), photo, kind, round(float(level), 9), seed)
     if key not in _CACHE:
-        x_adv = add_noise(load_image(photo).to(next(model.parameters()).device), level, kind=kind, seed=seed)
+        device = next((p.device for p in model.parameters()), torch.device("cpu"))
+        x_adv = add_noise(load_image(photo).to(device), level, kind=kind, seed=seed)
         _CACHE[key] = (x_adv.cpu(), probabilities(model, x_adv)[0].cpu())
         if len(_CACHE) > 256:
             _CACHE.popitem(last=False)
@@ -61,6 +69,7 @@ def describe_noise(model: nn.Module, photo: str, level: float, kind: str = "unif
             f"({'label changed' if changed else 'label unchanged'})")
 
 
+@figure_function
 def render_noise(model: nn.Module, photo: str, level: float, kind: str = "uniform", seed: int = 0) -> Figure:
     """The photo with noise (left) and the model's top-5 probabilities on it (right).
 
@@ -79,11 +88,20 @@ def render_noise(model: nn.Module, photo: str, level: float, kind: str = "unifor
     ax_img.imshow(to_hwc(x_adv))
     ax_img.axis("off")
     ax_img.set_title(f"{kind} noise, {_level_text(kind, level)}\n"
-                     f"{'label changed!' if changed else 'label unchanged'}", fontsize=9,
+                     f"{'label changed!' if changed else 'label unchanged'}",
                      color="#b30000" if changed else "black")
     topk_bars([IMAGENET_CLASSES[int(i)] for i in idx], [float(v) for v in p], ax=ax_bar,
               title=f"true class '{truth['label']}': {float(probs[truth['index']]):.1%}")
     return fig
+
+
+#: Layout of the app's controls: the picker and the noise buttons at fixed widths, and a level
+#: slider 360-600 px wide that shares their row on a wide screen and takes a row of its own (never
+#: squeezed) on a narrower one, e.g. JupyterLab at 1400 px with the file browser open.
+CONTROL_LAYOUT = {"photo": {"width": "230px"}, "kind": {"width": "290px"},
+                  "level": {"width": "100%", "min_width": "360px", "max_width": "600px"}}
+
+_KIND_NAMES = {"gaussian": "Gaussian"}
 
 
 def noise_app(model: nn.Module, photo: str = "chelsea_cat", levels: Sequence[float] = DEFAULT_LEVELS):
@@ -92,10 +110,13 @@ def noise_app(model: nn.Module, photo: str = "chelsea_cat", levels: Sequence[flo
 
     options = [(f"{v * 255:.0f}/255", float(v)) for v in levels]
     controls = {
-        "photo": W.Dropdown(options=samples(), value=photo, description="photo"),
-        "kind": W.ToggleButtons(options=list(KINDS), value="uniform", description="noise"),
+        "photo": W.Dropdown(options=samples(), value=photo, description="photo",
+                            layout=W.Layout(**CONTROL_LAYOUT["photo"]), style={"description_width": "45px"}),
+        "kind": W.ToggleButtons(options=[(f"{_KIND_NAMES.get(k, k)} noise", k) for k in KINDS], value="uniform",
+                                layout=W.Layout(**CONTROL_LAYOUT["kind"]), style={"button_width": "135px"}),
         "level": W.SelectionSlider(options=options, value=options[0][1], description="eps / sigma",
-                                   continuous_update=False),
+                                   continuous_update=False, layout=W.Layout(**CONTROL_LAYOUT["level"]),
+                                   style={"description_width": "80px"}),
     }
 
     def render(photo: str, kind: str, level: float) -> Figure:
@@ -104,4 +125,6 @@ def noise_app(model: nn.Module, photo: str = "chelsea_cat", levels: Sequence[flo
     def caption(photo: str, kind: str, level: float) -> str:
         return describe_noise(model, photo, level, kind)
 
-    return make_app(render, controls, caption)
+    app = make_app(render, controls, caption)
+    app.children[0].layout.flex_flow = "row wrap"  # never squeeze a control: wrap it whole
+    return app

@@ -22,10 +22,12 @@ import torch.nn.functional as F
 from matplotlib.figure import Figure
 from torch import Tensor, nn
 
+from advcourse import checks
 from advcourse.attacks import _core
 from advcourse.attacks.pgd import pgd_step  # re-exported: 06_pgd shows its source
+from advcourse.formatting import rounded_repr
 from advcourse.labels import class_name
-from advcourse.viz import amplify, new_figure, to_hwc
+from advcourse.viz import amplify, figure_function, new_figure, to_hwc, wrap_title
 from advcourse.widgets.fgsm import eps_label
 
 __all__ = ["pgd_step", "Trace", "pgd_trace", "loss_curves", "show_iterations", "step_grid", "render_pgd", "pgd_app"]
@@ -45,6 +47,8 @@ class Trace:
         x_adv: (N, C, H, W) the last iterate (the attack's result).
         images: (steps + 1, N, C, H, W) every iterate when ``keep_images=True``, else ``None``.
     """
+
+    __repr__ = rounded_repr  # floats rounded: the same on every CPU
 
     eps: float
     step_size: float
@@ -94,19 +98,21 @@ def pgd_trace(model: nn.Module, x: Tensor, y: Tensor, *, eps: float, step_size: 
     Returns:
         :class:`Trace`.
     """
-    _core.check_model(model)
-    _core.check_images(x)
-    eps = _core.check_nonnegative(eps, "eps")
-    step_size = _core.check_nonnegative(step_size, "step_size")
-    steps = _core.check_count(steps, "steps")
-    norm = _core.check_norm(norm, (_core.INF, 2.0))
-    y = _core.check_labels(y, x, targeted=targeted)
+    checks.check_model(model)
+    checks.check_images(x)
+    norm = checks.check_norm(norm, (_core.INF, 2.0))
+    eps = checks.check_budget(eps, "eps", norm)
+    step_size = checks.check_budget(step_size, "step_size", norm)
+    steps = checks.check_count(steps, "steps")
+    checks.check_bool(random_start, "random_start")
+    checks.check_bool(keep_images, "keep_images")
+    y = checks.check_labels(y, x, targeted=targeted)
     if y is None:
         raise ValueError("y: expected the true classes (or the targets), got None")
-    _core.check_generator(generator)
+    checks.check_generator(generator)
     x = x.detach()
     losses, logits_all, images = [], [], []
-    with _core.frozen(model, x):
+    with checks.frozen(model, x):
         x_adv = _core.random_start(x, eps, norm, 0.0, 1.0, generator) if random_start else x.clone()
         for k in range(steps + 1):
             x_in = x_adv.clone().requires_grad_(k < steps)
@@ -123,6 +129,7 @@ def pgd_trace(model: nn.Module, x: Tensor, y: Tensor, *, eps: float, step_size: 
                  torch.stack(images) if keep_images else None)
 
 
+@figure_function
 def loss_curves(traces: dict[str, Trace], title: str | None = None) -> Figure:
     """Left: mean loss per iteration (thin lines: each photo). Right: success rate per iteration.
 
@@ -140,18 +147,19 @@ def loss_curves(traces: dict[str, Trace], title: str | None = None) -> Figure:
     targeted = next(iter(traces.values())).targeted
     ax_loss.set_xlabel("iteration")
     ax_loss.set_ylabel("cross-entropy of the target" if targeted else "cross-entropy of the true class")
-    ax_loss.set_title(title or "loss per iteration (thick: mean over photos)", fontsize=10)
-    ax_loss.legend()
+    ax_loss.set_title(title or "loss per iteration (thick: mean over photos)")
+    fig.legend(*ax_loss.get_legend_handles_labels(), loc="outside lower center", ncols=len(traces))
     ax_ok.set_xlabel("iteration")
     ax_ok.set_ylabel("photos on target (%)" if targeted else "photos misclassified (%)")
     ax_ok.set_ylim(-5, 105)
-    ax_ok.set_title("success after k steps", fontsize=10)
+    ax_ok.set_title("success after k steps")
     for ax in (ax_loss, ax_ok):
         ax.grid(alpha=0.3)
         ax.xaxis.get_major_locator().set_params(integer=True)
     return fig
 
 
+@figure_function
 def show_iterations(iterations: Tensor, names: Sequence[str], budget: int) -> Figure:
     """Bars: gradient steps each photo used under early stop, against the fixed budget ``budget``."""
     its = iterations.cpu().numpy()
@@ -159,10 +167,10 @@ def show_iterations(iterations: Tensor, names: Sequence[str], budget: int) -> Fi
     ax = fig.subplots()
     ax.bar(np.arange(len(its)), its, color="#4c72b0", label="used (early stop)")
     ax.axhline(budget, color="#dd8452", ls="--", label=f"without early stop: {budget} each")
-    ax.set_xticks(np.arange(len(its)), list(names), rotation=60, ha="right", fontsize=7)
+    ax.set_xticks(np.arange(len(its)), list(names), rotation=60, ha="right")
     ax.set_ylabel("gradient steps")
-    ax.set_title(f"{int(its.sum())} gradient steps used of {budget * len(its)}", fontsize=10)
-    ax.legend(fontsize=8)
+    ax.set_title(f"{int(its.sum())} gradient steps used of {budget * len(its)}")
+    fig.legend(loc="outside lower center", ncols=2)
     return fig
 
 
@@ -182,6 +190,7 @@ def _caption(logits: Tensor) -> str:
     return f"{class_name(k)} ({float(p[k]):.0%})"
 
 
+@figure_function
 def render_pgd(grid: dict[float, Trace], step_size: float, steps: int, photo: int = 0) -> Figure:
     """Original | amplified difference | iterate ``steps`` of the run with ``step_size``, and the
     loss curves of every step size in the grid (the chosen one thick, the chosen step marked).
@@ -189,13 +198,14 @@ def render_pgd(grid: dict[float, Trace], step_size: float, steps: int, photo: in
     if step_size not in grid:
         raise ValueError(f"step_size: expected one of {', '.join(eps_label(s) for s in grid)}, got {step_size}")
     tr = grid[step_size]
-    if not 0 <= steps <= tr.steps:
-        raise ValueError(f"steps: expected 0 to {tr.steps}, got {steps}")
+    if isinstance(steps, bool) or not isinstance(steps, int) or not 0 <= steps <= tr.steps:
+        raise ValueError(f"steps: expected 0 to {tr.steps}, got {steps!r}")
+    photo = checks.check_index(photo, "photo", tr.x.shape[0])
     if tr.images is None:
         raise ValueError("grid: build it with step_grid (pgd_trace(..., keep_images=True))")
     x, x_k = tr.x[photo], tr.images[steps, photo]
     delta = x_k - x
-    fig = new_figure(12.0, 3.3)
+    fig = new_figure(10.5, 3.6)
     axes = fig.subplots(1, 4, width_ratios=[1, 1, 1, 1.5])
     goal = f"target: {class_name(int(tr.labels[photo]))}" if tr.targeted else "untargeted"
     panels = [(x, f"original\n{_caption(tr.logits[0, photo])}"),
@@ -203,18 +213,18 @@ def render_pgd(grid: dict[float, Trace], step_size: float, steps: int, photo: in
               (x_k, f"after {steps} step(s) ({goal})\n{_caption(tr.logits[steps, photo])}")]
     for ax, (img, title) in zip(axes[:3], panels):
         ax.imshow(to_hwc(img))
-        ax.set_title(title, fontsize=9)
+        ax.set_title(wrap_title(title, 2.2))
         ax.axis("off")
     ax = axes[3]
     for s, other in grid.items():
         chosen = s == step_size
         ax.plot(other.loss[:, photo].cpu().numpy(), lw=2.4 if chosen else 1, alpha=1 if chosen else 0.5,
                 label=f"step {eps_label(s)}")
-    ax.plot([steps], [float(tr.loss[steps, photo])], "ko")
+    ax.plot([steps], [float(tr.loss[steps, photo])], "ko", label=f"after {steps} step(s)")
     ax.set_xlabel("iteration")
     ax.set_ylabel("loss of the target" if tr.targeted else "loss of the true class")
-    ax.set_title(f"eps = {eps_label(tr.eps)}", fontsize=9)
-    ax.legend(fontsize=8)
+    ax.set_title(f"eps = {eps_label(tr.eps)}")
+    fig.legend(loc="outside lower center", ncols=len(grid) + 1)
     ax.grid(alpha=0.3)
     return fig
 

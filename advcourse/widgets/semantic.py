@@ -19,11 +19,13 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor, nn
 
+from advcourse import checks
 from advcourse.attacks import _core
 from advcourse.attacks.semantic import blend, semantic
+from advcourse.formatting import rounded_repr
 from advcourse.images import SampleBatch, load_samples
 from advcourse.labels import class_name
-from advcourse.viz import new_figure, to_hwc, topk_bars
+from advcourse.viz import figure_function, new_figure, to_hwc, topk_bars, wrap_title
 from advcourse.widgets import make_app
 
 __all__ = ["NegationRow", "NegationTable", "negation_table", "show_negatives", "BlendPath", "blend_path",
@@ -37,7 +39,7 @@ def _device(model: nn.Module) -> torch.device:
 
 def _probs(model: nn.Module, x: Tensor, batch_size: int = 32) -> Tensor:
     """Softmax probabilities (N, K) on the CPU, in eval mode, model left as found."""
-    with _core.frozen(model, x), torch.no_grad():
+    with checks.frozen(model, x), torch.no_grad():
         return torch.cat([_core.logits_of(model, x[i:i + batch_size]).softmax(1).cpu()
                           for i in range(0, x.shape[0], batch_size)])
 
@@ -47,6 +49,8 @@ def _probs(model: nn.Module, x: Tensor, batch_size: int = 32) -> Tensor:
 class NegationRow:
     """One photo: its true class, the top-1 class on the photo and on its negative, and where the
     true class ranks (1 = top) with what probability on the negative."""
+
+    __repr__ = rounded_repr  # floats rounded: the same on every CPU
 
     name: str
     true_label: str
@@ -112,7 +116,7 @@ def negation_table(model: nn.Module, photos: SampleBatch | None = None) -> Negat
         its accepted labels. Ranks count from 1.
     """
     photos = load_samples() if photos is None else photos
-    x = _core.check_images(photos.x)
+    x = checks.check_images(photos.x)
     probs = _probs(model, torch.cat([x, semantic(x)]).to(_device(model)))
     n = x.shape[0]
     p_orig, p_neg = probs[:n], probs[n:]
@@ -127,6 +131,7 @@ def negation_table(model: nn.Module, photos: SampleBatch | None = None) -> Negat
     return NegationTable(rows, p_orig, p_neg)
 
 
+@figure_function
 def show_negatives(photos: SampleBatch, table: NegationTable, names: Sequence[str] | None = None) -> Figure:
     """Chosen photos (default: all) on the top row, their negatives below, predictions as titles.
 
@@ -137,15 +142,16 @@ def show_negatives(photos: SampleBatch, table: NegationTable, names: Sequence[st
     unknown = [n for n in names if n not in index]
     if unknown:
         raise ValueError(f"names: not in the batch: {unknown}")
-    fig = new_figure(2.0 * len(names), 4.6)
+    size = min(2.0, 10.8 / max(len(names), 1))  # at most 10.8 in wide: shown unscaled in a notebook
+    fig = new_figure(size * len(names), 2 * size + 1.0)
     axes = fig.subplots(2, len(names), squeeze=False)
     for col, name in enumerate(names):
         i = index[name]
         row = table.rows[i]
         axes[0, col].imshow(to_hwc(photos.x[i]))
-        axes[0, col].set_title(f"{name}\n→ {row.original}", fontsize=8)
+        axes[0, col].set_title(wrap_title(f"{name}\n→ {row.original}", size))
         axes[1, col].imshow(to_hwc(1 - photos.x[i]))
-        axes[1, col].set_title(f"negative\n→ {row.negative}", fontsize=8,
+        axes[1, col].set_title(wrap_title(f"negative\n→ {row.negative}", size),
                                color="black" if row.survived else "#b35900")
         for ax in axes[:, col]:
             ax.axis("off")
@@ -162,6 +168,8 @@ class BlendPath:
         probs: (T, K) softmax probabilities at each ``t`` (CPU).
         y: the photo's true class; ``accepted``: every class counted right.
     """
+
+    __repr__ = rounded_repr  # floats rounded: the same on every CPU
 
     ts: Tensor
     probs: Tensor
@@ -195,28 +203,35 @@ def blend_path(model: nn.Module, x: Tensor, y: int, accepted: Sequence[int] | No
         y: its true class; ``accepted``: classes also counted right (default: just ``y``).
         steps: grid size (>= 2); 21 gives steps of 0.05.
     """
-    _core.check_images(x)
+    checks.check_images(x)
     if x.shape[0] != 1:
         raise ValueError(f"x: expected one photo (1, C, H, W), got a batch of {x.shape[0]}")
-    steps = _core.check_count(steps, "steps", minimum=2)
+    steps = checks.check_count(steps, "steps", minimum=2)
+    y = checks.check_count(y, "y")
     ts = torch.linspace(0, 1, steps)
     xs = blend(x.expand(steps, -1, -1, -1), ts.to(x.device))
     probs = _probs(model, xs.to(_device(model)))
     return BlendPath(ts, probs, int(y), frozenset({int(y), *(accepted or ())}))
 
 
+@figure_function
 def render_blend(x: Tensor, path: BlendPath, t: float, title: str = "") -> Figure:
     """Three panels at blend ``t``: the blended picture, its top-5 classes, and the true class's
     probability along the whole path with ``t`` marked. Pure: uses ``path``, never the model."""
+    checks.check_images(x)
+    checks.check_instance(path, BlendPath, "path", "made by blend_path")
+    t = checks.check_nonnegative(t, "t")
+    if t > 1:
+        raise ValueError(f"t: expected a number in [0, 1], got {t}")
     i = path.index(t)
     t = float(path.ts[i])
     probs = path.probs[i]
-    fig = new_figure(11.0, 3.2)
+    fig = new_figure(10.5, 3.6)
     ax_img, ax_bar, ax_curve = fig.subplots(1, 3, width_ratios=[1, 1.3, 1.4])
     ax_img.imshow(to_hwc(blend(x, t)))
     ax_img.axis("off")
     verdict = "right" if path.correct()[i] else "wrong"
-    ax_img.set_title(f"{title} t = {t:.2f} ({verdict})".strip(), fontsize=9)
+    ax_img.set_title(f"{title} t = {t:.2f} ({verdict})".strip())
     values, ids = probs.topk(5)
     topk_bars([class_name(int(k)) for k in ids], values.tolist(), ax=ax_bar, title="top-5 at this t")
     ts = path.ts.numpy()
@@ -224,11 +239,11 @@ def render_blend(x: Tensor, path: BlendPath, t: float, title: str = "") -> Figur
     ax_curve.plot(ts, path.probs.max(1).values.numpy(), color="#8c8c8c", ls="--", label="p(top-1)")
     wrong = ~np.array(path.correct())
     ax_curve.scatter(ts[wrong], np.zeros(wrong.sum()), marker="x", color="#b35900", label="top-1 wrong")
-    ax_curve.axvline(t, color="#c44e52")
+    ax_curve.axvline(t, color="#c44e52", label=f"t = {t:.2f} (left)")
     ax_curve.set_xlim(0, 1)
     ax_curve.set_ylim(-0.05, 1.05)
     ax_curve.set_xlabel("t   (0 = photo, 0.5 = grey, 1 = negative)")
-    ax_curve.legend(fontsize=7, loc="upper center")
+    fig.legend(loc="outside lower center", ncols=4)
     return fig
 
 
