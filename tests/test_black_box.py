@@ -299,6 +299,9 @@ def test_hopskipjump_targeted_needs_a_start(net, x):
     (lambda m, x: mifgsm(m, x * 2, eps=0.1, step_size=0.01, steps=2, clip_max=2, diversity_prob=0.5), "diversity_prob"),
     (lambda m, x: square(m, x * 3, eps=0.1, max_queries=5), "x"),
     (lambda m, x: simba("model", x, max_queries=5), "model"),
+    (lambda m, x: square(m, x, eps=8, max_queries=5), "did you mean 8/255"),
+    (lambda m, x: mifgsm(m, x, eps=0.1, step_size=0.01, steps=2, targeted="no"), "targeted"),
+    (lambda m, x: hopskipjump(m, x, max_queries=5, return_info=1), "return_info"),
 ])
 def test_bad_input_raises_naming_the_argument(call, match, net, x):
     with pytest.raises((ValueError, TypeError), match=match):

@@ -10,6 +10,7 @@ from torch import Tensor, nn
 
 from advcourse.attacks import _blackbox, _core
 from advcourse.attacks._blackbox import QueryInfo
+from advcourse.checks import shared_attack_checks
 
 __all__ = ["hopskipjump"]
 
@@ -115,6 +116,9 @@ def hopskipjump(model: nn.Module, x: Tensor, y: Tensor | None = None, *, max_que
         if not return_info:
             return x_adv
         return x_adv, _blackbox.query_info(model, x, x_adv, y, oracle.queries, iterations, targeted)
+
+
+hopskipjump = shared_attack_checks(hopskipjump)  # flags must be bools; an L∞ budget must fit the pixel box
 
 
 class _Oracle:

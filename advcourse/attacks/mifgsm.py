@@ -16,6 +16,7 @@ from torch import Tensor, nn
 from advcourse.attacks import _core
 from advcourse.attacks._blackbox import check_probability
 from advcourse.attacks._core import AttackInfo
+from advcourse.checks import shared_attack_checks
 
 __all__ = ["mifgsm"]
 
@@ -93,6 +94,9 @@ def mifgsm(model: nn.Module, x: Tensor, y: Tensor | None = None, *, eps: float, 
         if not return_info:
             return x_adv
         return x_adv, _core.make_info(model, x, x_adv, y, torch.full_like(y, steps), targeted)
+
+
+mifgsm = shared_attack_checks(mifgsm)  # flags must be bools; an L∞ budget must fit the pixel box
 
 
 def _diverse_loss(model: nn.Module, diverse: nn.Module, x: Tensor, y: Tensor, prob: float, targeted: bool,

@@ -9,6 +9,7 @@ from torch import Tensor, nn
 
 from advcourse.attacks import _blackbox, _core
 from advcourse.attacks._blackbox import QueryInfo
+from advcourse.checks import shared_attack_checks
 
 __all__ = ["simba", "dct_matrix"]
 
@@ -100,6 +101,9 @@ def simba(model: nn.Module, x: Tensor, y: Tensor | None = None, *, eps: float = 
         if not return_info:
             return x_adv
         return x_adv, _blackbox.query_info(model, x, x_adv, y, queries, steps, targeted, adv_logits)
+
+
+simba = shared_attack_checks(simba)  # flags must be bools; an L∞ budget must fit the pixel box
 
 
 def _score(logits: Tensor, y: Tensor, targeted: bool) -> Tensor:

@@ -9,6 +9,7 @@ from torch import Tensor, nn
 
 from advcourse.attacks import _blackbox, _core
 from advcourse.attacks._blackbox import QueryInfo
+from advcourse.checks import shared_attack_checks
 
 __all__ = ["square", "square_fraction"]
 
@@ -92,6 +93,9 @@ def square(model: nn.Module, x: Tensor, y: Tensor | None = None, *, eps: float, 
         if not return_info:
             return x_best
         return x_best, _blackbox.query_info(model, x, x_best, y, queries, queries - 1, targeted, best_logits)
+
+
+square = shared_attack_checks(square)  # flags must be bools; an L∞ budget must fit the pixel box
 
 
 def _try(model: nn.Module, rows: Tensor, candidate: Tensor, y: Tensor, targeted: bool, x_best: Tensor,
