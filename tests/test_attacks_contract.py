@@ -392,10 +392,11 @@ def test_cuda_matches_cpu(x):
 
 # ----------------------------------------------------------------------------- the registry
 def test_registry_describes_every_attack():
-    assert list(ATTACKS) == ["noise", "semantic", "fgsm", "pgd", "deepfool"]
+    queries = ["square", "simba", "hopskipjump"]  # black box, but they query the model
+    assert list(ATTACKS) == ["noise", "semantic", "fgsm", "pgd", "deepfool", "mifgsm", *queries]
     for name, spec in ATTACKS.items():
         assert isinstance(spec, AttackSpec) and spec.name == name and spec.fn.__name__ == name
-        assert spec.box in ("white", "black") and spec.needs_model == (spec.box == "white")
+        assert spec.box in ("white", "black") and spec.needs_model == (spec.box == "white" or name in queries)
         assert "arXiv:" in spec.paper and 2010 < spec.year < 2030 and spec.summary
         assert spec.fn.__doc__ and "Paper:" in spec.fn.__doc__ and "Returns:" in spec.fn.__doc__
     assert ATTACKS["fgsm"].targeted and ATTACKS["pgd"].targeted and not ATTACKS["deepfool"].targeted

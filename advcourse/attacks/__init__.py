@@ -14,15 +14,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Literal
 
+from advcourse.attacks._blackbox import QueryCounter, QueryInfo
 from advcourse.attacks._core import INF, AttackInfo
 from advcourse.attacks.deepfool import deepfool
 from advcourse.attacks.fgsm import fgsm
+from advcourse.attacks.hopskipjump import hopskipjump
+from advcourse.attacks.mifgsm import mifgsm
 from advcourse.attacks.noise import gaussian_noise, noise
 from advcourse.attacks.pgd import pgd
 from advcourse.attacks.semantic import semantic
+from advcourse.attacks.simba import simba
+from advcourse.attacks.square import square
 from advcourse.formatting import rounded_repr
 
-__all__ = ["noise", "gaussian_noise", "semantic", "fgsm", "pgd", "deepfool", "AttackInfo", "AttackSpec", "ATTACKS", "get_attack"]
+__all__ = ["noise", "gaussian_noise", "semantic", "fgsm", "pgd", "deepfool", "mifgsm", "square", "simba",
+           "hopskipjump", "AttackInfo", "QueryInfo", "QueryCounter", "AttackSpec", "ATTACKS", "get_attack"]
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,14 @@ ATTACKS: dict[str, AttackSpec] = {
                    2018, True, "Many small gradient steps, each projected back into the eps-ball (I-FGSM with early_stop)."),
         AttackSpec("deepfool", deepfool, "white", False, (2.0,), "Moosavi-Dezfooli, Fawzi & Frossard, arXiv:1511.04599",
                    2016, True, "Smallest L2 step to the nearest linearised decision boundary, repeated."),
+        AttackSpec("mifgsm", mifgsm, "white", True, (INF,), "Dong et al., arXiv:1710.06081",
+                   2018, True, "I-FGSM with momentum (and optional input diversity): made on a surrogate to transfer."),
+        AttackSpec("square", square, "black", True, (INF,), "Andriushchenko et al., arXiv:1912.00833",
+                   2020, True, "Random ±eps squares, kept when the margin drops: scores only, no gradients."),
+        AttackSpec("simba", simba, "black", True, (2.0,), "Guo et al., arXiv:1905.07121",
+                   2019, True, "±eps along one random pixel or low-frequency direction at a time: scores only."),
+        AttackSpec("hopskipjump", hopskipjump, "black", True, (2.0,), "Chen, Jordan & Wainwright, arXiv:1904.02144",
+                   2020, True, "Walks along the decision boundary towards x: top-1 labels only."),
     )
 }
 

@@ -1,0 +1,214 @@
+"""Time and score the course's Square Attack against the physical limit and against torchattacks.
+
+Not a test: run it by hand and read the ratios (all measured in this one run)::
+
+    .venv/bin/python benchmarks/black_box.py        # writes benchmarks/results/black_box-<date>.{json,md}
+    .venv/bin/python benchmarks/black_box.py --repeats 3 --queries 100 --threads 1
+
+What it measures, on the embedded EfficientNet-Lite0 and the first ``--photos`` shipped photos
+(224 px), L∞ ``eps = --eps``/255, attacking the model's own predictions:
+
+1. **Overhead**: Square's wall time divided by the time of exactly the forward passes it made
+   (same batch sizes, same order, replayed on the same images). A score-based attack cannot cost
+   less than its queries; the ratio is what the random search and bookkeeping add (target <= 1.15).
+2. **Against torchattacks 3.3.0** ``Square`` (same eps, ``p_init``, budget, margin loss): seconds
+   per queried image (its own queries counted by :class:`~advcourse.attacks.QueryCounter`), and for
+   both: success rate and median queries to success over ``--seeds`` seeds. torchattacks counts
+   from its stripe start; ours counts the first query at ``x`` too, so 1 is subtracted from ours.
+
+3. **HopSkipJump vs foolbox 3.3.4** ``HopSkipJumpAttack`` on the course's trained ``DigitsCNN``
+   (32 test digits): foolbox runs 5 and 10 iterations, its queries per image are counted, and ours
+   gets that many per image; success rate and median L2 of both (``--only hopskipjump``).
+
+Timing: contenders take turns (interleaved) for ``--repeats`` rounds; the median is kept.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from attacks import interleaved, machine  # noqa: E402
+
+from advcourse import load_model, load_samples  # noqa: E402
+from advcourse.attacks import QueryCounter, square  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+class SizeRecorder(QueryCounter):
+    """A :class:`QueryCounter` that also keeps the batch size of every call, in order."""
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__(model)
+        self.sizes: list[int] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.sizes.append(int(x.shape[0]))
+        return super().forward(x)
+
+
+def replay(model: torch.nn.Module, x: torch.Tensor, sizes: list[int]) -> Callable[[], None]:
+    """The physical limit: the same forward passes (batch sizes, order), nothing else."""
+    def run() -> None:
+        with torch.no_grad():
+            for n in sizes:
+                model(x[:n])
+    return run
+
+
+def ours(model, x, y, eps, queries, seed):
+    return square(model, x, y, eps=eps, max_queries=queries + 2, p_init=0.05,
+                  generator=torch.Generator().manual_seed(seed), return_info=True)
+
+
+def theirs(model, x, y, eps, queries, seed):
+    """torchattacks' Square on x: (success (N,), queries from its stripe start (N,))."""
+    import torchattacks
+
+    attack = torchattacks.Square(model, norm="Linf", eps=eps, n_queries=queries, p_init=0.05, loss="margin",
+                                 resc_schedule=True, seed=seed)
+    attack.init_hyperparam(x)  # what its perturb() does before attack_single_run
+    torch.manual_seed(seed)
+    n_queries, x_best = attack.attack_single_run(x, y)
+    with torch.no_grad():
+        return model(x_best).argmax(1) != y, n_queries.long()
+
+
+def quality(model, x, y, eps, queries, seeds) -> dict:
+    rows = {"ours": [], "torchattacks": []}
+    for seed in range(seeds):
+        _, info = ours(model, x, y, eps, queries, seed)
+        rows["ours"].append((info.success, info.queries - 1))
+        rows["torchattacks"].append(theirs(model, x, y, eps, queries, seed))
+    out = {}
+    for who, runs in rows.items():
+        success = torch.stack([s for s, _ in runs]).float()
+        to_success = torch.cat([q[s] for s, q in runs]).float()
+        out[who] = {
+            "success_rate_per_seed": success.mean(1).tolist(),
+            "success_rate": float(success.mean()),
+            "median_queries_to_success": float(to_success.median()) if to_success.numel() else None,
+            "median_queries_per_seed": [float(q[s].float().median()) if s.any() else None for s, q in runs],
+        }
+    return out
+
+
+def speed(model, x, y, eps, queries, repeats) -> dict:
+    recorder = SizeRecorder(model)
+    ours(recorder, x, y, eps, queries, 0)
+    sizes = list(recorder.sizes)
+    counter = QueryCounter(model)
+    theirs(counter, x, y, eps, queries, 0)
+    their_images = counter.images
+    t = interleaved({
+        "forward passes only": replay(model, x, sizes),
+        "ours Square": lambda: ours(model, x, y, eps, queries, 0),
+        "torchattacks Square": lambda: theirs(model, x, y, eps, queries, 0),
+    }, repeats)
+    return {
+        "seconds": t, "our_images": sum(sizes), "our_calls": len(sizes), "torchattacks_images": their_images,
+        "ours_over_forward_passes": t["ours Square"] / t["forward passes only"],
+        "ours_per_image_over_torchattacks_per_image":
+            (t["ours Square"] / sum(sizes)) / (t["torchattacks Square"] / their_images),
+    }
+
+
+def hopskipjump_vs_foolbox(steps_list=(5, 10)) -> list[dict]:
+    import foolbox as fb
+
+    from attacks import trained_digits_cnn
+
+    from advcourse.attacks import hopskipjump
+
+    net, x, y = trained_digits_cnn()
+    rows = []
+    for steps in steps_list:
+        counter = QueryCounter(net)
+        attack = fb.attacks.HopSkipJumpAttack(steps=steps, initial_gradient_eval_steps=100,
+                                              max_gradient_eval_steps=10_000, gamma=1.0, constraint="l2")
+        torch.manual_seed(0)
+        t = time.perf_counter()
+        raw, _, _ = attack(fb.PyTorchModel(counter, bounds=(0, 1)), x, fb.criteria.Misclassification(y), epsilons=None)
+        t_fb = time.perf_counter() - t
+        with torch.no_grad():
+            ok = net(raw).argmax(1) != y
+        budget = counter.images // len(x)
+        t = time.perf_counter()
+        _, info = hopskipjump(net, x, y, max_queries=budget, generator=torch.Generator().manual_seed(0),
+                              return_info=True)
+        t_ours = time.perf_counter() - t
+        rows.append({"foolbox_steps": steps, "queries_per_image": budget,
+                     "foolbox_success": float(ok.float().mean()),
+                     "foolbox_median_l2": float((raw - x).flatten(1).norm(dim=1)[ok].median()),
+                     "ours_success": info.success_rate, "ours_median_l2": float(info.l2[info.success].median()),
+                     "ours_max_queries": int(info.queries.max()), "foolbox_seconds": t_fb, "ours_seconds": t_ours})
+    return rows
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--photos", type=int, default=8)
+    ap.add_argument("--eps", type=float, default=4.0, help="L∞ budget in 1/255 units")
+    ap.add_argument("--queries", type=int, default=100, help="budget after the clean query (torchattacks' n_queries)")
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--only", choices=["quality", "speed", "hopskipjump"], default=None, help="run one part")
+    args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    model = load_model(device="cpu")
+    x = load_samples().x[: args.photos]
+    with torch.no_grad():
+        y = model(x).argmax(1)
+    eps = args.eps / 255
+    start = time.perf_counter()
+    res = {"command": " ".join(sys.argv), "machine": machine(), "photos": args.photos, "eps": args.eps,
+           "queries": args.queries}
+    if args.only in (None, "hopskipjump"):
+        res["hopskipjump"] = hopskipjump_vs_foolbox()
+    if args.only in (None, "quality"):
+        res["quality"] = quality(model, x, y, eps, args.queries, args.seeds)
+    if args.only in (None, "speed"):
+        res["speed"] = speed(model, x, y, eps, args.queries, args.repeats)
+    res["wall_seconds"] = time.perf_counter() - start
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stem = RESULTS / ("black_box-" + dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S"))
+    stem.with_suffix(".json").write_text(json.dumps(res, indent=1) + "\n")
+    lines = []
+    if "quality" in res or "speed" in res:
+        lines += [f"Square, Lite0, {args.photos} photos, eps {args.eps:g}/255, {args.queries} queries", ""]
+    if "quality" in res:
+        q = res["quality"]
+        lines += [f"| {args.seeds} seeds | success | median queries to success |", "|---|---|---|"]
+        lines += [f"| {who} | {q[who]['success_rate']:.1%} | {q[who]['median_queries_to_success']} |"
+                  for who in ("ours", "torchattacks")]
+    if "speed" in res:
+        s = res["speed"]
+        lines += ["", f"ours / its own forward passes: {s['ours_over_forward_passes']:.3f}; "
+                      f"ours / torchattacks per queried image: {s['ours_per_image_over_torchattacks_per_image']:.3f}"]
+    for r in res.get("hopskipjump", []):
+        lines += [f"HopSkipJump, digits, {r['queries_per_image']} queries/image: ours success {r['ours_success']:.0%} "
+                  f"median L2 {r['ours_median_l2']:.3f}; foolbox ({r['foolbox_steps']} steps) success "
+                  f"{r['foolbox_success']:.0%} median L2 {r['foolbox_median_l2']:.3f}"]
+    table = "\n".join(lines + [""])
+    stem.with_suffix(".md").write_text(table)
+    print(table)
+    print(f"wrote {stem}.json", file=sys.stderr)
+    return res
+
+
+if __name__ == "__main__":
+    main()
