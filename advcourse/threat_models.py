@@ -254,7 +254,8 @@ def grade(scenario: str | Scenario, answer: Any) -> Feedback:
         wrong.append(f"not {given.box} box: {_BOX_QUESTION}")
     if given.goal != truth.goal:
         wrong.append(f"not {given.goal}: {_GOAL_QUESTION}")
-    return failed("; ".join(wrong) + ".")
+    text = "; ".join(wrong)
+    return failed(text if text.endswith("?") else text + ".")
 
 
 def usable_attacks(threat: ThreatModel | Any) -> set[str]:
