@@ -277,3 +277,18 @@ def test_each_solution_sees_what_its_exercise_saw(path):
                 rebound |= _names(cell.source)[0]
         clash = (reads - binds) & rebound - {"answer"}
         assert not clash, f"{path.name}: {sorted(clash)} change between exercise cell {exercise} and its solution"
+
+
+def test_every_ignored_output_says_why():
+    """`# NBVAL_IGNORE_OUTPUT` only with a reason on the next comment line, and no more of them."""
+    markers = 0
+    for path in NOTEBOOKS:
+        for cell in _read(path).cells:
+            lines = cell.source.splitlines()
+            for i, line in enumerate(lines):
+                if line.strip() == "# NBVAL_IGNORE_OUTPUT":
+                    markers += 1
+                    reason = lines[i + 1].strip() if i + 1 < len(lines) else ""
+                    assert reason.startswith("# (") and len(reason) > 20, \
+                        f"{path.name}: an ignored output without a reason: {cell.source[:80]!r}"
+    assert markers <= 16, f"{markers} NBVAL_IGNORE_OUTPUT markers: hiding a brittle output is not a fix"
