@@ -1,6 +1,7 @@
 """The course's attacks, one module per attack, and a registry to look them up by name.
 
-Taught across 01_threat_models (the taxonomy table built from :data:`ATTACKS`) to 07_deepfool.
+Taught across 01_threat_models (the taxonomy table built from :data:`ATTACKS`) to 07_deepfool;
+:func:`apgd` is taught in 11_evaluation (exported here, not yet a row of :data:`ATTACKS`).
 
     >>> from advcourse.attacks import fgsm, pgd, deepfool, noise, semantic
     >>> x_adv = pgd(model, x, y, eps=8/255, step_size=2/255, steps=10)
@@ -16,6 +17,7 @@ from typing import Callable, Literal
 
 from advcourse.attacks._blackbox import QueryCounter, QueryInfo
 from advcourse.attacks._core import INF, AttackInfo
+from advcourse.attacks.apgd import apgd
 from advcourse.attacks.deepfool import deepfool
 from advcourse.attacks.fgsm import fgsm
 from advcourse.attacks.hopskipjump import hopskipjump
@@ -28,7 +30,7 @@ from advcourse.attacks.square import square
 from advcourse.formatting import rounded_repr
 
 __all__ = ["noise", "gaussian_noise", "semantic", "fgsm", "pgd", "deepfool", "mifgsm", "square", "simba",
-           "hopskipjump", "AttackInfo", "QueryInfo", "QueryCounter", "AttackSpec", "ATTACKS", "get_attack"]
+           "hopskipjump", "apgd", "AttackInfo", "QueryInfo", "QueryCounter", "AttackSpec", "ATTACKS", "get_attack"]
 
 
 @dataclass(frozen=True)
