@@ -36,16 +36,11 @@ SETTINGS = [("Linf", 0.1, "ce"), ("Linf", 0.1, "dlr"), ("L2", 0.5, "ce"), ("L2",
 
 def digits_model(n: int):
     """(model, x, y): the trained DigitsCNN and ``n`` test digits with their true labels."""
-    from advcourse.datasets import load_digits, make_loader
-    from advcourse.defences.training import train
-    from advcourse.nets import DigitsCNN
+    from advcourse.attacks._toy import trained_digits_cnn
+    from advcourse.datasets import load_digits
 
     digits = load_digits()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        net = DigitsCNN(width=8)
-        train(net, make_loader(digits.x_train, digits.y_train, seed=0), epochs=3, progress=False)
-    return net.eval(), digits.x_test[:n], digits.y_test[:n]
+    return trained_digits_cnn(), digits.x_test[:n], digits.y_test[:n]
 
 
 def _timed(fn) -> tuple[float, torch.Tensor]:

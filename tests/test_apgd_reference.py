@@ -28,16 +28,11 @@ TOLERANCE = 2.0  # digits, on the mean over SEEDS
 @pytest.fixture(scope="module")
 def digits_model():
     """(model, x, y): the DigitsCNN (width 8) after 3 seeded epochs and 128 test digits."""
-    from advcourse.datasets import load_digits, make_loader
-    from advcourse.defences.training import train
-    from advcourse.nets import DigitsCNN
+    from advcourse.attacks._toy import trained_digits_cnn
+    from advcourse.datasets import load_digits
 
     digits = load_digits()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        net = DigitsCNN(width=8)
-        train(net, make_loader(digits.x_train, digits.y_train, seed=0), epochs=3, progress=False)
-    return net.eval(), digits.x_test[:DIGITS], digits.y_test[:DIGITS]
+    return trained_digits_cnn(), digits.x_test[:DIGITS], digits.y_test[:DIGITS]
 
 
 def _robust(net, x_adv, y) -> int:

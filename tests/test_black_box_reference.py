@@ -25,16 +25,10 @@ pytestmark = pytest.mark.usefixtures("single_thread")
 @pytest.fixture(scope="module")
 def digits_model():
     """(model, x, y): the DigitsCNN (width 8) after 3 seeded epochs, 16 test digits and its own labels."""
-    from advcourse.datasets import load_digits, make_loader
-    from advcourse.defences.training import train
-    from advcourse.nets import DigitsCNN
+    from advcourse.attacks._toy import trained_digits_cnn
+    from advcourse.datasets import load_digits
 
-    digits = load_digits()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        net = DigitsCNN(width=8)
-        train(net, make_loader(digits.x_train, digits.y_train, seed=0), epochs=3, progress=False)
-    net.eval()
+    net, digits = trained_digits_cnn(), load_digits()
     x = digits.x_test[:16]
     with torch.no_grad():
         return net, x, net(x).argmax(1)
