@@ -61,7 +61,6 @@ def test_same_generator_same_result(norm, eps, loss, net, x):
 
 
 def test_stronger_than_its_random_start_and_restarts_never_hurt(net, x):
-    y = torch.arange(N) % 10  # arbitrary labels: most samples start misclassified or close to it
     with torch.no_grad():
         y = net(x).argmax(1)
     one = apgd(net, x, y, eps=0.03, steps=20, generator=_seed(), return_info=True)[1]
@@ -116,6 +115,23 @@ def test_model_state_restored_when_the_model_raises(fail_on, x):
     with pytest.raises(RuntimeError, match="boom"):
         apgd(net, x, torch.arange(N) % 10, eps=0.05, steps=4)
     _assert_same_state(before, _state(net))
+
+
+def test_float32_and_int32_labels(x):
+    net = tiny_cnn(seed=0)
+    x_adv = apgd(net, x.float(), torch.arange(N, dtype=torch.int32) % 10, eps=0.05, steps=3, loss="dlr")
+    assert x_adv.dtype == torch.float32
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+@pytest.mark.parametrize("norm, eps, loss", SETTINGS)
+def test_cuda_matches_cpu(norm, eps, loss, net, x):
+    with torch.no_grad():
+        y = net(x).argmax(1)
+    cpu = apgd(net, x, y, eps=eps, steps=5, loss=loss, norm=norm, generator=_seed())
+    gpu = apgd(net.cuda(), x.cuda(), y.cuda(), eps=eps, steps=5, loss=loss, norm=norm, generator=_seed())
+    assert gpu.device.type == "cuda"  # a CPU generator seeds a CUDA run the same way
+    torch.testing.assert_close(gpu.cpu(), cpu, rtol=0, atol=1e-6)
 
 
 def test_works_under_no_grad(net, x):

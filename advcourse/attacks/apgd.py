@@ -101,7 +101,7 @@ def apgd(model: nn.Module, x: Tensor, y: Tensor | None = None, *, eps: float, st
             run = _single_run(model, x[rows], y[rows], objective, rows, eps, steps, norm, targeted,
                               clip_min, clip_max, generator)
             x_run, loss_run, success, used = run
-            take = success | (~done[rows] & (loss_run > best[rows]))
+            take = success | (loss_run > best[rows])  # a success, or a higher loss than before
             x_adv[rows[take]] = x_run[take]
             best[rows] = torch.maximum(best[rows], loss_run)
             iterations[rows] += used
@@ -167,7 +167,11 @@ def _loss_and_grad(model: nn.Module, x_adv: Tensor, y: Tensor, objective, rows: 
 
 def _step(x: Tensor, x_adv: Tensor, x_prev: Tensor, grad: Tensor, step_size: Tensor, alpha: float,
           eps: float, norm: float, clip_min: float, clip_max: float) -> Tensor:
-    """Algorithm 1, lines 8-9: z = P(x_k + η·dir(∇)), x_{k+1} = P(x_k + α(z − x_k) + (1 − α)(x_k − x_{k−1}))."""
+    """One APGD update (Algorithm 1, lines 8-9), P = projection onto the eps-ball, then the box::
+
+        z       = P(x_k + η · dir(∇f(x_k)))
+        x_{k+1} = P(x_k + α (z − x_k) + (1 − α)(x_k − x_{k−1}))
+    """
     def proj(p: Tensor) -> Tensor:
         return _core.clip(x + _core.project(p - x, eps, norm), clip_min, clip_max)
 
