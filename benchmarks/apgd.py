@@ -15,8 +15,6 @@ The reference only attacks the digits the model gets right; ours attacks all of 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
 import statistics
 import sys
 import time
@@ -27,10 +25,12 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from attacks import save_results  # noqa: E402
 
 from advcourse.attacks import apgd  # noqa: E402
 
-RESULTS = ROOT / "benchmarks" / "results"
 SETTINGS = [("Linf", 0.1, "ce"), ("Linf", 0.1, "dlr"), ("L2", 0.5, "ce"), ("L2", 0.5, "dlr")]
 
 
@@ -91,12 +91,7 @@ def main(argv: list[str] | None = None) -> dict:
              "|---|---:|---|---:|---:|---:|---:|"]
     lines += [f"| {r['norm']} | {r['eps']:g} | {r['loss']} | {r['ours_s']:.2f} s | {r['reference_s']:.2f} s | "
               f"{r['ratio']:.2f}× | {r['ours_robust']} / {r['reference_robust']} |" for r in rows]
-    table = "\n".join(lines) + "\n"
-    print(table)
-    RESULTS.mkdir(exist_ok=True)
-    stem = RESULTS / f"apgd-{dt.datetime.now(dt.timezone.utc):%Y%m%d-%H%M%S}"
-    stem.with_suffix(".json").write_text(json.dumps(res, indent=1) + "\n")
-    stem.with_suffix(".md").write_text(table)
+    save_results(res, "apgd", "\n".join(lines) + "\n")
     return res
 
 

@@ -194,6 +194,18 @@ def trained_digits_cnn() -> tuple[torch.nn.Module, torch.Tensor, torch.Tensor]:
         return net, x, net(x).argmax(1)
 
 
+
+def save_results(res: dict, prefix: str, table: str) -> Path:
+    """Write ``res`` as JSON and ``table`` as markdown to benchmarks/results/<prefix>-<UTC time>.{json,md},
+    print the table, and return the path stem (shared by every benchmark script)."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stem = RESULTS / f"{prefix}-{dt.datetime.now(dt.timezone.utc):%Y%m%d-%H%M%S}"
+    stem.with_suffix(".json").write_text(json.dumps(res, indent=1) + "\n")
+    stem.with_suffix(".md").write_text(table)
+    print(table)
+    print(f"wrote {stem}.json", file=sys.stderr)
+    return stem
+
 def machine() -> dict:
     return {"python": platform.python_version(), "torch": torch.__version__, "platform": platform.platform(),
             "processor": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
@@ -272,13 +284,7 @@ def main(argv: list[str] | None = None) -> dict:
             res[key] = run()
             print(f"{key}: done in {time.perf_counter() - start:.0f} s", file=sys.stderr)
             print(json.dumps(res[key], indent=1), file=sys.stderr)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    stem = RESULTS / ("attacks-" + dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M"))
-    stem.with_suffix(".json").write_text(json.dumps(res, indent=1) + "\n")
-    table = markdown(res)
-    stem.with_suffix(".md").write_text(table)
-    print(table)
-    print(f"wrote {stem}.json", file=sys.stderr)
+    save_results(res, "attacks", markdown(res))
     return res
 
 

@@ -26,8 +26,6 @@ Timing: contenders take turns (interleaved) for ``--repeats`` rounds; the median
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
 import sys
 import time
 from pathlib import Path
@@ -39,12 +37,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from attacks import interleaved, machine  # noqa: E402
+from attacks import interleaved, machine, save_results  # noqa: E402
 
 from advcourse import load_model, load_samples  # noqa: E402
 from advcourse.attacks import QueryCounter, square  # noqa: E402
 
-RESULTS = ROOT / "benchmarks" / "results"
 
 
 class SizeRecorder(QueryCounter):
@@ -189,9 +186,6 @@ def main(argv: list[str] | None = None) -> dict:
     if args.only in (None, "speed"):
         res["speed"] = speed(model, x, y, eps, args.queries, args.repeats)
     res["wall_seconds"] = time.perf_counter() - start
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    stem = RESULTS / ("black_box-" + dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S"))
-    stem.with_suffix(".json").write_text(json.dumps(res, indent=1) + "\n")
     lines = []
     if "quality" in res or "speed" in res:
         lines += [f"Square, Lite0, {args.photos} photos, eps {args.eps:g}/255, {args.queries} queries", ""]
@@ -209,10 +203,7 @@ def main(argv: list[str] | None = None) -> dict:
         lines += [f"HopSkipJump, digits, {r['queries_per_image']} queries/image: ours success {r['ours_success']:.0%} "
                   f"median L2 {r['ours_median_l2']:.3f}; foolbox ({r['foolbox_steps']} steps) success "
                   f"{r['foolbox_success']:.0%} median L2 {r['foolbox_median_l2']:.3f}"]
-    table = "\n".join(lines + [""])
-    stem.with_suffix(".md").write_text(table)
-    print(table)
-    print(f"wrote {stem}.json", file=sys.stderr)
+    save_results(res, "black_box", "\n".join(lines + [""]))
     return res
 
 
