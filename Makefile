@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 # Jupyter refuses to run as root unless told; containers and CI machines often are root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test test-portable test-gpu install notebooks student-notebooks clean-venv
+.PHONY: lab test test-portable test-gpu install notebooks student-notebooks site site-deps clean-venv
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -53,6 +53,25 @@ notebooks: $(STAMP)
 STUDENT_DIR ?= build/student
 student-notebooks: $(STAMP)
 	$(PY) scripts/student_copy.py $(STUDENT_DIR)
+
+## The course website: build/site/, from the committed notebooks (none is re-executed), the
+## landing page (site/index.md) and the docs pages; it works offline (docs/site.md).
+## The first run installs the `site` extra into .venv and fetches the pinned MathJax and widget
+## JavaScript from the npm registry (site/web-assets.json, checked against its sha512); after that
+## `make site` needs no network and rebuilds only what changed.
+SITE_STAMP   := $(VENV)/.installed-site
+SITE_ASSETS  := build/site-assets/.installed
+$(SITE_STAMP): $(STAMP) pyproject.toml constraints.txt
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[test,site]'
+	@touch $(SITE_STAMP)
+
+$(SITE_ASSETS): site/web-assets.json
+	$(PY) scripts/build_site.py assets
+
+site-deps: $(SITE_STAMP) $(SITE_ASSETS)
+
+site: site-deps
+	$(PY) scripts/build_site.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -1,0 +1,66 @@
+"""docs/pitfalls.md runs: every code block on the page, in order, in one namespace (the first is the setup).
+
+Each example must do what its text says: an error it shows must be raised with the message its
+comment quotes (the parts between ``...``), and the printed numbers must tell the story the page
+tells (targeting the true label "succeeds" while fooling nothing; the worst case over attacks is
+no higher than their average).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+from pathlib import Path
+
+import pytest
+
+PAGE = Path(__file__).resolve().parents[1] / "docs" / "pitfalls.md"
+BLOCKS = re.findall(r"```python\n(.*?)```", PAGE.read_text(), re.S)
+SHOWN_ERROR = re.compile(r"except \w+ as err: print\(err\)\s*#\s*(.+)$", re.M)
+
+
+def _quoted(block: str) -> list[str]:
+    """The parts of an error message a block's comment quotes."""
+    return [part.strip() for m in SHOWN_ERROR.finditer(block) for part in m.group(1).split("...") if part.strip()]
+
+
+@pytest.fixture(scope="module")
+def outputs(single_thread) -> list[str]:
+    namespace: dict = {}
+    printed = []
+    for block in BLOCKS:
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            exec(compile(block, str(PAGE), "exec"), namespace)  # noqa: S102 (the page's own examples)
+        printed.append(out.getvalue())
+    return printed
+
+
+def test_the_page_has_a_setup_and_six_examples_of_at_most_four_lines():
+    assert len(BLOCKS) == 7, len(BLOCKS)
+    for block in BLOCKS[1:]:
+        assert 2 <= len(block.strip().splitlines()) <= 4, block
+
+
+@pytest.mark.slow
+def test_every_error_shown_is_raised_with_the_message_quoted(outputs):
+    shown = [(block, out) for block, out in zip(BLOCKS, outputs) if SHOWN_ERROR.search(block)]
+    assert len(shown) == 3  # normalised input, 0-255 pixels, eps=8
+    for block, out in shown:
+        for part in _quoted(block):
+            assert part in out, f"{part!r} not in the printed error {out!r}"
+
+
+@pytest.mark.slow
+def test_targeting_the_true_label_succeeds_without_fooling_anything(outputs):
+    out = next(o for o in outputs if "target = true label" in o)
+    assert "target = true label: success 100%, still right 100%" in out, out
+    assert re.search(r"target = neck brace: success \d+%, still right 0%", out), out
+
+
+@pytest.mark.slow
+def test_the_worst_case_is_no_better_than_the_average(outputs):
+    out = next(o for o in outputs if "worst case" in o)
+    average, worst = (int(v) for v in re.findall(r"(\d+)%", out))
+    assert worst <= average and worst < 100, out
