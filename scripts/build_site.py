@@ -246,8 +246,19 @@ def build(quiet: bool = True) -> float:
         sys.exit(f"build_site: sphinx-build failed (exit {result.returncode})")
     for path in books:  # the committed notebook, byte for byte, next to its page
         shutil.copyfile(path, OUT / "notebooks" / path.name)
+    _prune(books)
     (OUT / ".nojekyll").touch()  # GitHub Pages: serve _static/ and _images/ as they are
     return time.perf_counter() - start
+
+
+def _prune(books: list[Path]) -> None:
+    """Delete pages and downloads that an earlier build wrote and this one has no source for
+    (a notebook renamed or removed, a docs page dropped): Sphinx never deletes an output."""
+    keep = {"index.html", "search.html"} | {f"docs/{name}.html" for name in DOCS}
+    keep |= {f"notebooks/{p.stem}.html" for p in books} | {f"notebooks/{p.name}" for p in books}
+    for path in [*OUT.glob("*.html"), *OUT.glob("docs/*.html"), *OUT.glob("notebooks/*")]:
+        if str(path.relative_to(OUT)) not in keep:
+            path.unlink()
 
 
 def main(argv: list[str]) -> int:

@@ -55,6 +55,7 @@ html_theme_options = {
     "navigation_with_keys": False,
 }
 html_context = {"default_mode": "light"}  # the stored figures are drawn on white
+html_use_index = False      # no API index: the site is the course, not the package reference
 html_copy_source = False
 html_show_sourcelink = False
 html_last_updated_fmt = None

@@ -21,6 +21,7 @@ import importlib.util
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -197,6 +198,7 @@ def _blocking(context, blocked: list[str]) -> None:
 @pytest.mark.slow
 @pytest.mark.browser
 def test_every_page_renders_offline_at_desktop_and_phone_width(site, tmp_path):
+    shutil.rmtree(ARTIFACTS, ignore_errors=True)  # only this run's screenshots
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     pages = _pages()
     assert "index.html" in pages and set(NOTEBOOK_PAGES) <= set(pages), pages
@@ -229,6 +231,7 @@ def test_every_page_renders_offline_at_desktop_and_phone_width(site, tmp_path):
 @pytest.mark.slow
 @pytest.mark.browser
 def test_search_finds_a_notebook_offline(site, tmp_path):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     blocked: list[str] = []
     with chromium(tmp_path) as browser:
         context = browser.new_context(viewport=WIDTHS["desktop"])
@@ -237,7 +240,7 @@ def test_search_finds_a_notebook_offline(site, tmp_path):
         page.goto(site + "search.html?q=DeepFool")
         page.wait_for_function("() => document.querySelectorAll('#search-results li').length > 0", timeout=30_000)
         hits = page.evaluate("() => [...document.querySelectorAll('#search-results li a')].map(a => a.href)")
-        page.screenshot(path=str(ARTIFACTS / "search-desktop.png"))
+        page.screenshot(path=str(ARTIFACTS / "search-results-desktop.png"))
         context.close()
     assert any("notebooks/07_deepfool.html" in h for h in hits), hits
     assert not blocked, blocked
