@@ -78,7 +78,8 @@ def fetch_assets(spec_path: Path = ASSETS_SPEC, dest: Path = ASSETS) -> None:
     """Fetch, verify and unpack every package of ``spec_path`` into ``dest`` (replacing it)."""
     spec = json.loads(spec_path.read_text())
     if shutil.which("npm") is None:
-        sys.exit("build_site: npm not found; install Node.js (Debian: apt-get install npm) to fetch the site's JavaScript")
+        sys.exit("build_site: npm not found; install Node.js (Debian: apt-get install npm) "
+                 "to fetch the site's JavaScript")
     tmp_dest = dest.with_name(dest.name + ".tmp")
     shutil.rmtree(tmp_dest, ignore_errors=True)
     with tempfile.TemporaryDirectory() as tmp:

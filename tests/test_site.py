@@ -11,10 +11,12 @@ link (the same URL as the notebook's badge) and a download link that serves the 
 ``.ipynb`` byte for byte, and link to the previous and next notebook; the search page must find
 a notebook. Screenshots of each page at both widths go to ``test-artifacts/site/``
 (``ADVCOURSE_ARTIFACTS`` overrides the folder), with a ``report.json`` of what was checked.
+The checks themselves are tried on a page that has every fault (the last test).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.server
 import importlib.util
@@ -66,14 +68,10 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-@pytest.fixture(scope="module")
-def site():
-    """Build the site (offline: the suite's network guard covers this subprocess too); serve it on 127.0.0.1."""
-    need(importlib.util.find_spec("myst_nb") is not None, "the site's packages are not installed (make site)")
-    need(assets_ready(), "the site's JavaScript is not unpacked yet (make site fetches it once)")
-    build = subprocess.run([sys.executable, "scripts/build_site.py"], cwd=ROOT, capture_output=True, text=True)
-    assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(OUT)))
+@contextlib.contextmanager
+def _serve(root: Path):
+    """``root`` served on a free port of 127.0.0.1 (its base URL), for as long as the block runs."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(root)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -83,31 +81,43 @@ def site():
         server.server_close()
 
 
+@pytest.fixture(scope="module")
+def site():
+    """Build the site (offline: the suite's network guard covers this subprocess too); serve it on 127.0.0.1."""
+    need(importlib.util.find_spec("myst_nb") is not None, "the site's packages are not installed (make site)")
+    need(assets_ready(), "the site's JavaScript is not unpacked yet (make site fetches it once)")
+    build = subprocess.run([sys.executable, "scripts/build_site.py"], cwd=ROOT, capture_output=True, text=True)
+    assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
+    with _serve(OUT) as base:
+        yield base
+
+
 def _pages() -> list[str]:
     """Every page of the site, as a path relative to build/site/ (theme templates excluded)."""
     return sorted(str(p.relative_to(OUT)) for p in OUT.rglob("*.html") if "_static" not in p.parts)
 
 
-def _local_file(url: str, base: str) -> Path | None:
-    """The file under build/site/ that a local ``url`` names (None for another host)."""
+def _local_file(url: str, base: str, root: Path = OUT) -> Path | None:
+    """The file under ``root`` (build/site/) that a local ``url`` names (None for another host)."""
     parts = urlsplit(url)
     if not url.startswith(base):
         return None
-    path = OUT / unquote(parts.path[len(urlsplit(base).path):])
+    path = root / unquote(parts.path[len(urlsplit(base).path):])
     return path / "index.html" if path.is_dir() else path
 
 
-def _anchor_exists(url: str, base: str) -> bool:
+def _anchor_exists(url: str, base: str, root: Path) -> bool:
     parts = urlsplit(url)
-    page = _local_file(url, base)
+    page = _local_file(url, base, root)
     if not parts.fragment or page is None or page.suffix != ".html":
         return True
     text = page.read_text(encoding="utf-8")
     return re.search(rf'id="{re.escape(unquote(parts.fragment))}"', text) is not None
 
 
-def _visit(context, base: str, page_path: str, width: str) -> dict:
-    """Open one page, let its math and widgets render, and report what went wrong."""
+def _visit(context, base: str, page_path: str, width: str, root: Path = OUT, shots: Path = ARTIFACTS) -> dict:
+    """Open one page of the site in ``root``, let its math and widgets render, report what went wrong
+    (screenshots into ``shots``)."""
     page = context.new_page()
     problems: list[str] = []
     page.on("pageerror", lambda exc: problems.append(f"JavaScript error: {exc}"))
@@ -131,10 +141,10 @@ def _visit(context, base: str, page_path: str, width: str) -> dict:
             at = prose.index(raw)
             problems.append(f"raw math {raw!r} left unrendered: ...{prose[max(0, at - 60):at + 60]!r}...")
     for url in page.evaluate(LINKS):
-        target = _local_file(url.split("#")[0].split("?")[0], base)
+        target = _local_file(url.split("#")[0].split("?")[0], base, root)
         if target is not None and not target.exists():
             problems.append(f"broken link: {url}")
-        elif target is not None and not _anchor_exists(url, base):
+        elif target is not None and not _anchor_exists(url, base, root):
             problems.append(f"broken anchor: {url}")
     broken_images = page.evaluate("() => [...document.images].filter(i => i.complete && i.naturalWidth === 0)"
                                   ".map(i => i.src)")
@@ -147,11 +157,11 @@ def _visit(context, base: str, page_path: str, width: str) -> dict:
     if page_path in NOTEBOOK_PAGES:
         facts.update(_notebook_facts(page, base, page_path, problems))
     name = page_path.removesuffix(".html").replace("/", "_")
-    page.screenshot(path=str(ARTIFACTS / f"{name}-{width}.png"))
+    page.screenshot(path=str(shots / f"{name}-{width}.png"))
     if width == "desktop" and widgets["drawn"]:
         app = page.locator(".widget-subarea").first
         app.scroll_into_view_if_needed()
-        app.screenshot(path=str(ARTIFACTS / f"{name}-app.png"))
+        app.screenshot(path=str(shots / f"{name}-app.png"))
     page.close()
     return {"problems": problems, **facts}
 
@@ -244,3 +254,30 @@ def test_search_finds_a_notebook_offline(site, tmp_path):
         context.close()
     assert any("notebooks/07_deepfool.html" in h for h in hits), hits
     assert not blocked, blocked
+
+
+BROKEN_PAGE = """<!doctype html><html><head><script src="https://cdn.example.org/lib.js"></script></head>
+<body><main><p>Loss $$J(x)$$ and \\(x\\) never typeset.</p>
+<img src="missing.png"><a href="nowhere.html">a link to no page</a><a href="#no-such-anchor">an anchor</a>
+<pre>$$ inside code is fine</pre><div style="width: 900px">too wide for a phone</div>
+<script>undefinedFunction();</script></main></body></html>"""
+
+
+@pytest.mark.browser
+def test_the_page_checks_catch_what_they_promise_to(tmp_path):
+    """The checks above, on one page with every fault: each is reported, and the CDN script is blocked."""
+    root = tmp_path / "broken"
+    root.mkdir()
+    (root / "page.html").write_text(BROKEN_PAGE)
+    blocked: list[str] = []
+    with _serve(root) as base, chromium(tmp_path) as browser:
+        context = browser.new_context(viewport=WIDTHS["phone"])
+        _blocking(context, blocked)
+        problems = "\n".join(_visit(context, base, "page.html", "phone", root, shots=tmp_path)["problems"])
+        context.close()
+    assert blocked == ["https://cdn.example.org/lib.js"]
+    for fault in ("raw math '$$'", "raw math '\\\\('", "broken link: " + base + "missing.png",
+                  "broken link: " + base + "nowhere.html", "broken anchor: " + base + "page.html#no-such-anchor",
+                  "JavaScript error: undefinedFunction is not defined", "wider than a phone screen"):
+        assert fault in problems, f"{fault!r} not reported:\n{problems}"
+    assert "inside code" not in problems
