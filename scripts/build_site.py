@@ -22,6 +22,8 @@ rewritten, so Sphinx rebuilds only what changed):
   ``stamp_notebooks.py`` and ``pyproject.toml``: one source of truth), *Download the notebook*,
   and a note that the apps are drawn from stored widget state; the Colab-only install cell is
   left off the page, and links in stored outputs to another notebook lead to its page;
+- in notebooks and docs pages, a link to a repository file that is not a page (``../advcourse/...``)
+  leads to that file in the repository at the release; an image outside ``docs/images`` is staged;
 - the docs pages in :data:`DOCS` and ``docs/images/``.
 
 Sphinx (MyST-NB, ``site/conf.py``) writes ``build/site/``; then each committed ``.ipynb`` is
@@ -35,6 +37,7 @@ import base64
 import fnmatch
 import hashlib
 import json
+import posixpath
 import re
 import shutil
 import subprocess
@@ -61,6 +64,7 @@ ASSETS_SPEC = SITE / "web-assets.json"
 DOCS = ("teaching", "pitfalls", "site", "model", "transfer", "benchmarks")
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 HEADER_MARK = "<!-- site-header -->"
+_MD_LINK = re.compile(r"(!?)\[([^\]]*)\]\(([^)\s#]+)(#[^)\s]*)?\)")
 _NOTEBOOK_LINK = re.compile(r"""<a href=(['"])(\d\d_[\w-]+)\.ipynb\1>""")
 
 
@@ -176,7 +180,7 @@ def _link_pages(nb: nbformat.NotebookNode, course: set[str], name: str) -> None:
               "(shown as text until it is)", file=sys.stderr)
 
 
-def stage_notebook(path: Path, repo: str, ref: str, course: set[str]) -> str:
+def stage_notebook(path: Path, repo: str, ref: str, course: set[str], pages: set[str]) -> str:
     """Write the site's copy of ``path`` into the stage; return its title.
 
     The Colab badge cell (a remote image) goes; the page header takes its place right under the
@@ -184,6 +188,9 @@ def stage_notebook(path: Path, repo: str, ref: str, course: set[str]) -> str:
     """
     nb = nbformat.read(path, as_version=4)
     _link_pages(nb, course, path.name)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = outside_links(cell.source, "notebooks", repo, ref, pages)
     badges = [c for c in nb.cells if c.cell_type == "markdown" and c.source.startswith(BADGE_MARK)]
     if not badges:
         raise ValueError(f"{path.name}: no Colab badge cell (run scripts/stamp_notebooks.py)")
@@ -209,12 +216,37 @@ def course_map(entries: list[tuple[str, str]], repo: str, ref: str) -> str:
     return "\n".join(rows) + "\n"
 
 
+def outside_links(text: str, folder: str, repo: str, ref: str, pages: set[str], stage_dir: Path = STAGE) -> str:
+    """Markdown ``text`` (in the repository's ``folder``) with its links to repository files that are
+    not on the site made to work there: an image is staged beside the pages (so it is served, not
+    fetched), any other file links to its copy in the repository at the release ``ref``.
+
+    ``pages`` holds the site's sources (``notebooks/05_fgsm.ipynb``, ``docs/teaching.md``...); links
+    to them, to other hosts and to files that do not exist are left as they are (Sphinx reports
+    the last).
+    """
+    def repl(m: re.Match) -> str:
+        bang, label, target, anchor = m.group(1), m.group(2), m.group(3), m.group(4) or ""
+        if ":" in target or target.startswith("/"):
+            return m.group(0)
+        rel = posixpath.normpath(posixpath.join(folder, target))
+        if rel.startswith("..") or rel in pages or not (ROOT / rel).is_file():
+            return m.group(0)
+        if bang:
+            _write_if_changed(stage_dir / rel, (ROOT / rel).read_bytes())
+            return m.group(0)
+        return f"[{label}]({repo}/blob/{ref}/{rel}{anchor})"
+    return _MD_LINK.sub(repl, text)
+
+
 def stage() -> list[Path]:
     """Stage every source of the site; return the notebooks staged."""
     repo, ref = project_settings()
     books = notebooks()
     course = {p.name for p in books}
-    entries = [(p.name, stage_notebook(p, repo, ref, course)) for p in books]
+    pages = ({"index.md"} | {f"notebooks/{p.name}" for p in books} | {f"docs/{name}.md" for name in DOCS}
+             | {str(p.relative_to(ROOT)) for p in (ROOT / "docs" / "images").rglob("*") if p.is_file()})
+    entries = [(p.name, stage_notebook(p, repo, ref, course, pages)) for p in books]
     stale = {p.name for p in (STAGE / "notebooks").glob("*.ipynb")} - {p.name for p in books}
     for name in stale:  # a notebook renamed or removed since the last build
         (STAGE / "notebooks" / name).unlink()
@@ -222,7 +254,8 @@ def stage() -> list[Path]:
     _write_if_changed(STAGE / "index.md", landing.encode())
     _write_if_changed(STAGE / "_course_map.md", course_map(entries, repo, ref).encode())
     for name in DOCS:
-        _write_if_changed(STAGE / "docs" / f"{name}.md", (ROOT / "docs" / f"{name}.md").read_bytes())
+        text = outside_links((ROOT / "docs" / f"{name}.md").read_text(), "docs", repo, ref, pages)
+        _write_if_changed(STAGE / "docs" / f"{name}.md", text.encode())
     for image in (ROOT / "docs" / "images").rglob("*"):
         if image.is_file():
             _write_if_changed(STAGE / "docs" / "images" / image.relative_to(ROOT / "docs" / "images"),

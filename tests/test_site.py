@@ -281,3 +281,21 @@ def test_the_page_checks_catch_what_they_promise_to(tmp_path):
                   "JavaScript error: undefinedFunction is not defined", "wider than a phone screen"):
         assert fault in problems, f"{fault!r} not reported:\n{problems}"
     assert "inside code" not in problems
+
+
+def test_links_to_repository_files_work_on_the_site(tmp_path):
+    """A notebook's link to a package file leads to the release on the repository; an image is staged."""
+    from build_site import outside_links
+
+    repo, ref = project_settings()
+    pages = {"notebooks/05_fgsm.ipynb", "docs/teaching.md"}
+    text = ("[the code](../advcourse/attacks/pgd.py#L10) [next](05_fgsm.ipynb) [guide](../docs/teaching.md) "
+            "[paper](https://arxiv.org/abs/1706.06083) [gone](../no/such/file.py) ![cat](../advcourse/data/samples/"
+            "chelsea_cat.jpg)")
+    out = outside_links(text, "notebooks", repo, ref, pages, stage_dir=tmp_path)
+    assert f"[the code]({repo}/blob/{ref}/advcourse/attacks/pgd.py#L10)" in out
+    for kept in ("[next](05_fgsm.ipynb)", "[guide](../docs/teaching.md)", "(https://arxiv.org/abs/1706.06083)",
+                 "[gone](../no/such/file.py)", "![cat](../advcourse/data/samples/chelsea_cat.jpg)"):
+        assert kept in out, kept
+    staged = tmp_path / "advcourse" / "data" / "samples" / "chelsea_cat.jpg"
+    assert staged.read_bytes() == (ROOT / "advcourse" / "data" / "samples" / "chelsea_cat.jpg").read_bytes()
