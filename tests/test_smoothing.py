@@ -110,7 +110,8 @@ def test_same_seed_same_answers_other_seed_other_draws():
     c = certify(toy(), x, sigma=SIGMA, n=2000, generator=gen(6))
     assert torch.equal(a.count_a, b.count_a) and torch.equal(a.radius, b.radius)
     assert not torch.equal(a.count_a, c.count_a)
-    assert torch.equal(predict(toy(), x, sigma=SIGMA, generator=gen(5)), predict(toy(), x, sigma=SIGMA, generator=gen(5)))
+    assert torch.equal(predict(toy(), x, sigma=SIGMA, generator=gen(5)),
+                       predict(toy(), x, sigma=SIGMA, generator=gen(5)))
 
 
 @pytest.mark.parametrize("batch_size", [16, 333, 4096])
@@ -208,7 +209,8 @@ def test_certified_accuracy_never_increases_with_the_radius():
         cert = Certificate(torch.randint(-1, 3, (n,), generator=g), torch.rand(n, generator=g, dtype=torch.float64),
                            torch.rand(n, generator=g, dtype=torch.float64), torch.zeros(n, dtype=torch.long),
                            0.25, 100, 1000, 0.001)
-        acc = certified_accuracy(cert, torch.randint(0, 3, (n,), generator=g), torch.linspace(0, 1, 21).tolist()).accuracy
+        y = torch.randint(0, 3, (n,), generator=g)
+        acc = certified_accuracy(cert, y, torch.linspace(0, 1, 21).tolist()).accuracy
         assert all(a >= b for a, b in zip(acc, acc[1:]))
 
 
@@ -223,6 +225,19 @@ def test_pgd_accuracy_on_the_toy_matches_the_distances():
     cert = certify(toy(), x, sigma=0.1, n=2000, generator=gen())
     proven = certified_accuracy(cert, y, [0, 0.4])
     assert all(c <= e for c, e in zip(proven.accuracy, smoothed.accuracy))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_cuda_gives_the_cpu_answers_from_a_cpu_generator():
+    net = digits_cnn(0).eval()
+    x = torch.rand(4, 1, 8, 8, generator=gen(4))
+    cpu = certify(net, x, sigma=0.5, n0=20, n=500, generator=gen(7))
+    gpu = certify(net.cuda(), x.cuda(), sigma=0.5, n0=20, n=500, generator=gen(7))
+    assert gpu.prediction.device.type == "cpu"  # certificates come back on the CPU
+    assert (gpu.count_a - cpu.count_a).abs().max() <= 5  # same noise; kernels may flip a vote or two
+    pred = predict(net, x.cuda(), sigma=0.5, n=200, generator=torch.Generator("cuda").manual_seed(0))
+    assert pred.device.type == "cuda"
+    net.cpu()
 
 
 @pytest.mark.slow
@@ -245,7 +260,12 @@ def test_plot_accuracy_curves_draws_one_line_per_curve():
     fig = plot_accuracy_curves(curves)
     lines = fig.axes[0].lines
     assert len(lines) == 2 and lines[0].get_color() == lines[1].get_color()
-    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["smoothed, σ=0.25: certified", "smoothed, σ=0.25: PGD"]
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["smoothed, σ=0.25: certified",
+                                                                  "smoothed, σ=0.25: PGD"]
+    assert lines[0].get_marker() == "o" and lines[0].get_linestyle() == "-" and lines[1].get_linestyle() == "--"
+    grid = [i / 100 for i in range(101)]
+    dense = AccuracyCurve("smoothed, σ=0.25", "certified", grid, [1 - r for r in grid])
+    assert plot_accuracy_curves(dense).axes[0].lines[0].get_marker() in ("None", "", None)  # a fine grid: no markers
 
 
 # ----------------------------------------------------------------------------- bad input

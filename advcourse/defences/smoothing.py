@@ -108,14 +108,14 @@ class GaussianNoise(nn.Module):
         return self.model(x + self.sigma * _core._rand(x.shape, x, self.generator, normal=True))
 
 
-def train_digits_cnn(sigma: float = 0.25, *, width: int = 16, epochs: int = 10, lr: float = 3e-3,
+def train_digits_cnn(sigma: float = 0.25, *, width: int = 16, epochs: int = 20, lr: float = 3e-3,
                      seed: int = 0) -> nn.Module:
     """08_defences' ``DigitsCNN`` trained on the digits with Gaussian noise σ on every training image.
 
     The course's training loop (:func:`advcourse.defences.train`) runs on
     ``GaussianNoise(net, sigma)``, so the network learns to classify noisy digits; ``sigma=0``
     trains on clean digits (the undefended baseline, same recipe). Seeded: the same arguments give
-    the same weights; the global random state is left untouched. About 5–10 s on one CPU thread.
+    the same weights; the global random state is left untouched. About 5 s on one CPU thread.
 
     Args:
         sigma: training noise σ >= 0 (pixel units); use the σ you will smooth with.
@@ -172,7 +172,8 @@ def _counts(model: nn.Module, x: Tensor, n: int, sigma: float, batch_size: int,
     with checks.frozen(model, x), torch.no_grad():
         counts = _sample_counts(model, x.detach(), n, sigma, batch_size, generator)
     if counts.shape[1] < 2:
-        raise ValueError(f"model: a smoothed classifier needs at least 2 classes, got logits of width {counts.shape[1]}")
+        raise ValueError(f"model: a smoothed classifier needs at least 2 classes, got logits of width "
+                         f"{counts.shape[1]}")
     return counts
 
 
@@ -408,7 +409,11 @@ def pgd_accuracy(model: nn.Module, x: Tensor, y: Tensor, radii: Sequence[float],
 
 @figure_function
 def plot_accuracy_curves(curves: Sequence[AccuracyCurve], title: str = "") -> Figure:
-    """Accuracy against L2 radius: certified curves solid, PGD curves dashed; one colour per label."""
+    """Accuracy against L2 radius: certified curves solid, PGD curves dashed; one colour per label.
+
+    A curve of more than 12 radii (e.g. a certified accuracy on a fine grid, which shows its
+    steps) is drawn without markers.
+    """
     if isinstance(curves, AccuracyCurve):
         curves = [curves]
     curves = [checks.check_instance(c, AccuracyCurve, "curves", "from certified_accuracy or pgd_accuracy")
@@ -418,8 +423,9 @@ def plot_accuracy_curves(curves: Sequence[AccuracyCurve], title: str = "") -> Fi
     colours: dict[str, str] = {}
     for c in curves:
         colour = colours.setdefault(c.label, f"C{len(colours)}")
-        style = "-o" if c.kind == "certified" else "--s"
-        ax.plot(c.radius, c.accuracy, style, color=colour, ms=4, label=f"{c.label}: {c.kind}")
+        line, marker = ("-", "o") if c.kind == "certified" else ("--", "s")
+        ax.plot(c.radius, c.accuracy, line + ("" if len(c.radius) > 12 else marker), color=colour, ms=4,
+                label=f"{c.label}: {c.kind}")
     ax.set_xlabel("L2 radius ε (pixel units)")
     ax.set_ylabel("test accuracy")
     ax.set_ylim(0, 1.02)
