@@ -50,7 +50,7 @@ from advcourse.viz import figure_function, new_figure
 
 __all__ = [
     "ABSTAIN", "GaussianNoise", "train_digits_cnn", "predict", "certify", "Certificate", "certified_accuracy",
-    "pgd_accuracy", "AccuracyCurve", "plot_accuracy_curves",
+    "pgd_accuracy", "AccuracyCurve", "plot_accuracy_curves", "clopper_pearson_lower",
 ]
 
 #: The label :func:`predict` and :func:`certify` give when they abstain.
