@@ -39,7 +39,6 @@ from typing import Sequence
 
 import torch
 from matplotlib.figure import Figure
-from scipy import stats
 from torch import Tensor, nn
 
 from advcourse import checks
@@ -183,6 +182,8 @@ def clopper_pearson_lower(successes: int, trials: int, alpha: float) -> float:
     Cohen et al.'s ``LOWERCONFBOUND``: the lower end of the exact two-sided ``1 − 2·alpha``
     interval, from :meth:`scipy.stats.binomtest`'s ``proportion_ci(method="exact")``.
     """
+    from scipy import stats  # imported here: scipy.stats costs a second at import time
+
     ci = stats.binomtest(int(successes), int(trials)).proportion_ci(confidence_level=1 - 2 * alpha, method="exact")
     return float(ci.low)
 
@@ -221,6 +222,8 @@ def predict(model: nn.Module, x: Tensor, *, sigma: float, n: int = 1000, alpha: 
     """
     sigma, alpha, batch_size = _check_common(model, x, sigma, alpha, batch_size, generator)
     n = checks.check_count(n, "n", minimum=1)
+    from scipy import stats  # imported here: scipy.stats costs a second at import time
+
     top = _counts(model, x, n, sigma, batch_size, generator).topk(2, dim=1)
     n_a, n_b = top.values[:, 0].tolist(), top.values[:, 1].tolist()
     p_values = [stats.binomtest(a, a + b, 0.5).pvalue if a + b else 1.0 for a, b in zip(n_a, n_b)]
@@ -295,7 +298,7 @@ def certify(model: nn.Module, x: Tensor, *, sigma: float, n0: int = 100, n: int 
     count_a = _counts(model, x, n, sigma, batch_size, generator).gather(1, c_a[:, None])[:, 0].cpu()  # estimation
     p_a_lower = torch.tensor([clopper_pearson_lower(k, n, alpha) for k in count_a.tolist()], dtype=torch.float64)
     certified = p_a_lower > 0.5
-    radius = torch.from_numpy(sigma * stats.norm.ppf(p_a_lower.numpy())).where(certified, torch.zeros(()))
+    radius = (sigma * torch.special.ndtri(p_a_lower)).where(certified, torch.zeros(()))  # σ·Φ⁻¹(p_A_lower)
     prediction = torch.where(certified, c_a.cpu(), torch.full_like(count_a, ABSTAIN))
     return Certificate(prediction, radius, p_a_lower, count_a, sigma, n0, n, alpha)
 
