@@ -61,7 +61,7 @@ OUT = BUILD / "site"
 DOCTREES = BUILD / "site-doctrees"
 ASSETS_SPEC = SITE / "web-assets.json"
 #: The docs pages on the site, in the order of its navigation (docs/NAME.md).
-DOCS = ("teaching", "pitfalls", "site", "model", "transfer", "benchmarks")
+DOCS = ("teaching", "pitfalls", "site", "model", "transfer", "smoothing", "benchmarks")
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 HEADER_MARK = "<!-- site-header -->"
 _MD_LINK = re.compile(r"(!?)\[([^\]]*)\]\(([^)\s#]+)(#[^)\s]*)?\)")

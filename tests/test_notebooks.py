@@ -280,7 +280,11 @@ def test_each_solution_sees_what_its_exercise_saw(path):
 
 
 def test_every_ignored_output_says_why():
-    """`# NBVAL_IGNORE_OUTPUT` only with a reason on the next comment line, and no more of them."""
+    """`# NBVAL_IGNORE_OUTPUT` only with a reason on the next comment line, and no more of them.
+
+    The budget: the 16 of notebooks 00–08 (11 live apps, 2 over-precise tables, 3 training printouts)
+    and at most two for each later notebook (its live app, one random-by-nature printout).
+    """
     markers = 0
     for path in NOTEBOOKS:
         for cell in _read(path).cells:
@@ -291,4 +295,5 @@ def test_every_ignored_output_says_why():
                     reason = lines[i + 1].strip() if i + 1 < len(lines) else ""
                     assert reason.startswith("# (") and len(reason) > 20, \
                         f"{path.name}: an ignored output without a reason: {cell.source[:80]!r}"
-    assert markers <= 16, f"{markers} NBVAL_IGNORE_OUTPUT markers: hiding a brittle output is not a fix"
+    budget = 16 + 2 * sum(1 for path in NOTEBOOKS if path.name[:2] > "08")
+    assert markers <= budget, f"{markers} NBVAL_IGNORE_OUTPUT markers: hiding a brittle output is not a fix"
