@@ -70,10 +70,10 @@ def jpeg(x: Tensor, quality: float) -> Tensor:
 
 #: Each camera effect: (function, the strengths shown, axis label). The first strength leaves x as it is.
 CAMERA: dict[str, tuple[Callable[[Tensor, float], Tensor], list[float], str]] = {
-    "rotation": (rotate, [0.0, 5.0, 10.0, 20.0], "rotation (degrees)"),
-    "rescaling": (rescale, [1.0, 0.75, 0.5, 0.35], "resolution (fraction kept)"),
-    "blur": (blur, [0.0, 0.5, 1.0, 2.0], "blur sigma (pixels)"),
-    "JPEG": (jpeg, [100.0, 90.0, 75.0, 50.0], "JPEG quality"),
+    "rotation": (rotate, [0.0, 5.0, 10.0, 15.0], "rotation (degrees)"),
+    "rescaling": (rescale, [1.0, 0.75, 0.6, 0.5], "resolution (fraction kept)"),
+    "blur": (blur, [0.0, 0.5, 1.0, 1.5], "blur sigma (pixels)"),
+    "JPEG": (jpeg, [100.0, 90.0, 75.0, 60.0], "JPEG quality"),
 }
 
 
@@ -90,7 +90,7 @@ class RandomCamera(nn.Module):
     Shape: x (N, C, H, W) in [0, 1] -> logits (N, K).
     """
 
-    def __init__(self, model: nn.Module, *, degrees: float = 20.0, min_scale: float = 0.35, max_sigma: float = 2.0,
+    def __init__(self, model: nn.Module, *, degrees: float = 15.0, min_scale: float = 0.5, max_sigma: float = 1.5,
                  generator: torch.Generator | None = None) -> None:
         super().__init__()
         self.model = checks.check_model(model)

@@ -8,7 +8,6 @@ and it beats a random patch of the same size on photos it was not trained on.
 from __future__ import annotations
 
 import importlib.util
-import math
 from pathlib import Path
 
 import pytest

@@ -17,20 +17,19 @@ the same machinery notebook 08 used against a randomised defence.
 from __future__ import annotations
 
 import json
-import math
-import numbers
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import torch
 import torch.nn.functional as F
+from matplotlib.figure import Figure
 from torch import Tensor, nn
 
 from advcourse import checks
 from advcourse.defences.eot import EOT
 from advcourse.formatting import rounded_repr
 from advcourse.progress import progress_bar
+from advcourse.viz import figure_function, new_figure
 
 __all__ = ["Placement", "PatchScene", "PatchInfo", "apply_patch", "random_placement", "train_patch", "load_patch",
            "patch_names", "PATCH_DIR"]
@@ -246,6 +245,22 @@ class PatchInfo:
 
     losses: list[float]
     hits: list[float]
+
+    @figure_function
+    def plot(self) -> Figure:
+        """The EOT loss (left axis) and the hit rate of each step's random scenes (right axis) per step."""
+        fig = new_figure(6.0, 3.4)
+        ax = fig.subplots()
+        steps = range(1, len(self.losses) + 1)
+        ax.plot(steps, self.losses, color="C0", label="loss (target cross-entropy)")
+        ax.set_xlabel("training step")
+        ax.set_ylabel("loss")
+        right = ax.twinx()
+        right.plot(steps, self.hits, color="C3", ls="--", label="target hit rate of the step's scenes")
+        right.set_ylabel("hit rate")
+        right.set_ylim(-0.05, 1.05)
+        fig.legend(loc="outside lower center", ncols=2)
+        return fig
 
 
 def train_patch(model: nn.Module, x: Tensor, target: int, *, size: int = 64, steps: int = 100, lr: float = 0.05,
