@@ -244,7 +244,7 @@ class PatchSweep:
     @figure_function
     def plot(self, ax_title: str = "") -> Figure:
         """Hit rate against patch area for the trained patch and the control."""
-        fig = new_figure(5.5, 3.6)
+        fig = new_figure(6.0, 3.8)
         ax = fig.subplots()
         pct = [100 * s for s in self.scales]
         ax.plot(pct, self.patch, "-o", color="C3", label="trained patch")
@@ -254,7 +254,7 @@ class PatchSweep:
         ax.set_ylim(-0.05, 1.05)
         if ax_title:
             ax.set_title(ax_title)
-        ax.legend(loc="upper left")
+        fig.legend(loc="outside lower center", ncols=2)
         return fig
 
 

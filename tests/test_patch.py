@@ -278,3 +278,45 @@ def test_shipped_patch_beats_the_control_on_held_out_photos(model):
     sweep = patch_sweep(model, x, patch, class_index("toaster"), scales=[0.1], placements=2, generator=_gen())
     assert sweep.control[0] <= 0.05
     assert sweep.patch[0] >= 0.5 and sweep.patch[0] >= sweep.control[0] + 0.4
+
+
+# ----------------------------------------------------------------------------- the app and the exercises
+def test_patched_photo_places_by_fractions(patch):
+    from advcourse.widgets.physical import patched_photo
+
+    x = torch.rand(2, 3, 12, 12, generator=_gen(), dtype=torch.float64)
+    corner = patched_photo(x, patch, photo=1, area=100 * 16 / 144, down=1.0, across=0.0)
+    assert torch.allclose(corner[0, :, 8:, :4], patch, atol=1e-12)  # bottom-left corner
+    assert torch.equal(corner[0, :, :8], x[1, :, :8])
+    with pytest.raises(ValueError, match="down: expected a fraction in"):
+        patched_photo(x, patch, down=1.5)
+
+
+def test_render_patch_names_the_verdict():
+    from advcourse.widgets.physical import render_patch
+
+    net = nn.Sequential(nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(12, 1000)).eval()
+    fig = render_patch(net, torch.rand(2, 3, 32, 32, generator=_gen()), torch.rand(3, 8, 8), 859, area=20)
+    title = fig.axes[0].get_title()
+    assert "patch on 20 % of it" in title and ("target hit" in title or "target missed" in title)
+
+
+def test_check_small_patch(x, patch):
+    from advcourse.exercises.physical import check_small_patch
+
+    net = _toy()
+    sweep = patch_sweep(net, x, patch, 3, scales=[0.2], placements=2, generator=_gen())
+    assert check_small_patch(sweep.patch[0], net, x, patch, 3, area=0.2)
+    assert not check_small_patch(..., net, x, patch, 3, area=0.2)
+    assert "percentage" in check_small_patch(40, net, x, patch, 3, area=0.2).message
+    wrong = check_small_patch(min(1.0, sweep.patch[0] + 0.3) if sweep.patch[0] < 0.7 else 0.0, net, x, patch, 3,
+                              area=0.2)
+    assert not wrong
+
+
+def test_check_untrained_effect():
+    from advcourse.exercises.physical import check_untrained_effect
+
+    assert check_untrained_effect("jpeg") and check_untrained_effect(" JPEG ")
+    assert not check_untrained_effect("blur") and "does draw" in check_untrained_effect("blur").message
+    assert not check_untrained_effect("fog") and not check_untrained_effect(3)
