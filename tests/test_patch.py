@@ -259,9 +259,11 @@ def test_training_script_reproduces_its_recorded_losses():
     Tolerance: 1 % relative. The first loss (random start, random placements) only differs by float
     rounding between CPUs (1e-6); each later step is an Adam step whose first moves are near
     ``lr · sign(grad)``, so a gradient entry that is near zero can flip sign between CPU kernels
-    (AVX-512, AVX2, plain) and thread counts and move a few pixels. Measured spread over those
-    settings: well under 0.1 %. A change of recipe, seed, photo split or placement code moves them
-    by far more (the first step alone changes the loss by ~10 %).
+    (AVX-512, AVX2, plain) and thread counts and move a few pixels. Measured spread of the five
+    losses over ATEN_CPU_CAPABILITY=default/avx2/avx512 × 1/2 threads: the first equal to 1e-7, the
+    rest within 0.2 % (largest at the fourth step), so 1 % leaves a five-fold margin. A change of
+    recipe, seed, photo split or placement code moves them by far more: the first Adam step alone
+    lowers the loss by 9 %, and another seed starts from other noise at other places.
     """
     recipe = load_patch("toaster", with_recipe=True)[1]
     k = len(recipe["first_losses"])

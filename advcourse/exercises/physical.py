@@ -5,14 +5,13 @@ Taught in 10_physical_world. Each check returns a :class:`~advcourse.exercises.F
 
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from advcourse import checks
-from advcourse.exercises import Feedback, failed, is_unanswered, passed
+from advcourse.exercises import Feedback, failed, fraction, is_unanswered, passed
 from advcourse.physical import CAMERA, patch_sweep
 
 __all__ = ["check_small_patch", "check_untrained_effect"]
@@ -29,13 +28,9 @@ def check_small_patch(answer: Any, model: nn.Module, x: Tensor, patch: Tensor, t
     checks.check_images(x)
     area = checks.check_positive(area, "area")
     tolerance = checks.check_nonnegative(tolerance, "tolerance")
-    if isinstance(answer, Tensor) and answer.numel() == 1:
-        answer = answer.item()
-    if isinstance(answer, bool) or not isinstance(answer, numbers.Real):
-        return failed(f"expected a fraction such as 0.42, got {type(answer).__name__}")
-    answer = float(answer)
-    if answer > 1:
-        return failed("give a fraction in [0, 1], not a percentage")
+    answer = fraction(answer)
+    if isinstance(answer, Feedback):
+        return answer
     sweep = patch_sweep(model, x, patch, target, scales=[area], placements=placements,
                         generator=torch.Generator().manual_seed(seed))
     if abs(answer - sweep.patch[0]) <= tolerance:
