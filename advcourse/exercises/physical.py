@@ -34,8 +34,8 @@ def check_small_patch(answer: Any, model: nn.Module, x: Tensor, patch: Tensor, t
     sweep = patch_sweep(model, x, patch, target, scales=[area], placements=placements,
                         generator=torch.Generator().manual_seed(seed))
     if abs(answer - sweep.patch[0]) <= tolerance:
-        return passed(f"at {area:.0%} of the image the patch still hits its target this often: compare it with the "
-                      "10 % number above — size is the attacker's main knob, and it buys success quickly")
+        return passed(f"that is the hit rate at {area:.0%} of the image; compare it with the 10 % number above: "
+                      "the patch's success depends steeply on its size, the attacker's main knob")
     if abs(answer - sweep.control[0]) <= tolerance:
         return failed("that is the control's hit rate (random pixels); the trained patch's is the other list")
     return failed(f"use area {area:g} (a fraction of the image, not a percentage), placements={placements} and a "
