@@ -347,6 +347,36 @@ def case_plot_accuracy_curves():
     ], title="certified vs attacked")
 
 
+def case_patch_training():
+    from advcourse.attacks.patch import PatchInfo
+
+    return PatchInfo([9.5, 8.1, 6.0, 4.2, 3.9], [0.0, 0.0, 0.17, 0.5, 0.67]).plot()
+
+
+def case_patch_sweep():
+    from advcourse.physical import PatchSweep
+
+    return PatchSweep([0.02, 0.05, 0.1, 0.2], [0.1, 0.45, 0.8, 0.97], [0.0, 0.0, 0.02, 0.04], 859, 2).plot(
+        "held-out photos, flips and crops")
+
+
+def case_camera_study():
+    from advcourse.physical import CAMERA, CameraStudy
+
+    effects = {name: list(strengths) for name, (_, strengths, _) in CAMERA.items()}
+    pgd = {name: [1.0, 0.33, 0.17, 0.0] for name in effects}
+    eot = {name: [0.67, 1.0, 1.0, 0.83] for name in effects}
+    x = _images()
+    return CameraStudy(effects, pgd, eot, 16 / 255, 10, 4, x, x).plot()
+
+
+def case_render_patch():
+    from advcourse.widgets.physical import render_patch
+
+    patch = torch.rand(3, 8, 8, generator=torch.Generator().manual_seed(1))
+    return render_patch(_toy_model(), _images(), patch, 859, photo=1, area=20, down=0.2, across=0.9, names=NAMES)
+
+
 CASES: dict[str, Callable[[], Figure]] = {
     name[len("case_"):]: fn for name, fn in dict(globals()).items() if name.startswith("case_")
 }
@@ -354,7 +384,8 @@ CASES: dict[str, Callable[[], Figure]] = {
 # Figure functions drawn by another one listed above (same code path, other arguments).
 COVERED_BY = {
     "AttackResult.figure": "attack_result", "NegativeTradeoff.plot": "negative_tradeoff",
-    "History.plot": "plot_histories",
+    "History.plot": "plot_histories", "PatchInfo.plot": "patch_training", "PatchSweep.plot": "patch_sweep",
+    "CameraStudy.plot": "camera_study",
 }
 
 # Figure functions that only call a styled one (AttackResult.figure keeps matplotlib out of

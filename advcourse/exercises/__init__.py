@@ -14,12 +14,13 @@ Lessons add their own module (``advcourse/exercises/<lesson>.py``) and build on 
 from __future__ import annotations
 
 import html
+import numbers
 from dataclasses import dataclass
 from typing import Any
 
 from torch import Tensor
 
-__all__ = ["Feedback", "passed", "failed", "NOT_ANSWERED", "is_unanswered", "tensor_like"]
+__all__ = ["Feedback", "passed", "failed", "NOT_ANSWERED", "is_unanswered", "tensor_like", "fraction"]
 
 #: What an exercise cell holds before the learner answers (``answer = ...``).
 NOT_ANSWERED = Ellipsis
@@ -75,3 +76,18 @@ def tensor_like(answer: Any, x: Tensor, hint: str) -> Feedback | Tensor:
     if tuple(answer.shape) != tuple(x.shape):
         return failed(f"expected the shape of x, {tuple(x.shape)}, got {tuple(answer.shape)}")
     return answer.detach().to(x.device)
+
+
+def fraction(answer: Any) -> Feedback | float:
+    """The learner's answer as a float in [0, 1] (a rate, an accuracy), or the Feedback saying why it is not.
+
+    A one-element tensor is accepted; a bool or a non-number is refused, and so is a number above 1
+    (a percentage typed as 42 instead of 0.42). Check the placeholder ``...`` before calling this.
+    """
+    if isinstance(answer, Tensor) and answer.numel() == 1:
+        answer = answer.item()
+    if isinstance(answer, bool) or not isinstance(answer, numbers.Real):
+        return failed(f"expected a fraction such as 0.42, got {type(answer).__name__}")
+    if answer > 1:
+        return failed("give a fraction in [0, 1], not a percentage")
+    return float(answer)

@@ -12,7 +12,7 @@ from torch import Tensor, nn
 
 from advcourse import checks
 from advcourse.defences.training import evaluate
-from advcourse.exercises import Feedback, failed, is_unanswered, passed
+from advcourse.exercises import Feedback, failed, fraction, is_unanswered, passed
 
 __all__ = ["check_robust_beyond_budget", "check_eot_cost"]
 
@@ -35,13 +35,9 @@ def check_robust_beyond_budget(answer: Any, model: nn.Module, x: Tensor, y: Tens
     checks.check_labels(y, x)
     if is_unanswered(answer):
         return failed("replace ... with a fraction in [0, 1]: measure it, with the call that scored robust_net above")
-    if isinstance(answer, Tensor) and answer.numel() == 1:
-        answer = answer.item()
-    if isinstance(answer, bool) or not isinstance(answer, numbers.Real):
-        return failed(f"expected a fraction such as 0.42, got {type(answer).__name__}")
-    answer = float(answer)
-    if answer > 1:
-        return failed("give a fraction in [0, 1], not a percentage")
+    answer = fraction(answer)
+    if isinstance(answer, Feedback):
+        return answer
     params = {"eps": eps, "step_size": eps / 4, "steps": steps}
     clean, robust = evaluate(model, x, y, attack="pgd", attack_params=params)
     if abs(answer - robust) <= tolerance:
