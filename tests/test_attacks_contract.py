@@ -393,7 +393,7 @@ def test_cuda_matches_cpu(x):
 # ----------------------------------------------------------------------------- the registry
 def test_registry_describes_every_attack():
     queries = ["square", "simba", "hopskipjump"]  # black box, but they query the model
-    assert list(ATTACKS) == ["noise", "semantic", "fgsm", "pgd", "deepfool", "mifgsm", *queries]
+    assert list(ATTACKS) == ["noise", "semantic", "fgsm", "pgd", "deepfool", "mifgsm", *queries, "apgd", "cw"]
     for name, spec in ATTACKS.items():
         assert isinstance(spec, AttackSpec) and spec.name == name and spec.fn.__name__ == name
         assert spec.box in ("white", "black") and spec.needs_model == (spec.box == "white" or name in queries)
@@ -408,7 +408,7 @@ def test_registry_describes_every_attack():
 def test_get_attack():
     assert get_attack("PGD") is ATTACKS["pgd"]
     with pytest.raises(ValueError, match="noise, semantic, fgsm, pgd, deepfool"):
-        get_attack("cw")
+        get_attack("carlini")
     with pytest.raises(TypeError):
         get_attack(3)
 
