@@ -177,7 +177,7 @@ def _grad_norms(model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
 
 def checklist(model: nn.Module, x: Tensor, y: Tensor, *, eps: float, attack_model: nn.Module | None = None,
               surrogate: nn.Module | None = None, steps: int = 10, restarts: int = 4, max_queries: int = 500,
-              name: str = "model", seed: int = 0) -> ChecklistReport:
+              name: str = "model", seed: int = 0, loss: str = "dlr") -> ChecklistReport:
     """Run the six checks of the module docstring on ``model`` at the L∞ budget ``eps``.
 
     Paper: Carlini, Athalye, Papernot, Brendel, Rauber, Tsipras, Goodfellow, Madry & Kurakin, 2019,
@@ -229,7 +229,7 @@ def checklist(model: nn.Module, x: Tensor, y: Tensor, *, eps: float, attack_mode
     runs = [_right(model, standard(x, eps, seed + r), y) for r in range(restarts)]
     base = runs[0]
     # 1. a far stronger attack: APGD, 10x the steps, restarts
-    strong = _right(model, apgd(attacker, x, y, eps=eps, steps=10 * steps, restarts=restarts,
+    strong = _right(model, apgd(attacker, x, y, eps=eps, steps=10 * steps, restarts=restarts, loss=loss,
                                 generator=_seed(device, seed)), y)
     gain = float((base & ~strong).float().mean())
     c1 = Check("more steps and restarts still help", gain > TOLERANCE["steps"],
