@@ -334,6 +334,19 @@ def case_render_transfer():
     return render_transfer(sweep, 4 / 255, 0, NAMES)
 
 
+def case_plot_accuracy_curves():
+    from advcourse.defences.smoothing import AccuracyCurve, plot_accuracy_curves
+
+    radii = [0, 0.25, 0.5, 0.75, 1.0]
+    return plot_accuracy_curves([
+        AccuracyCurve("plain CNN", "PGD", radii, [0.98, 0.7, 0.3, 0.1, 0.02]),
+        AccuracyCurve("smoothed, σ=0.25", "certified", radii, [0.95, 0.8, 0.45, 0.0, 0.0]),
+        AccuracyCurve("smoothed, σ=0.25", "PGD", radii, [0.95, 0.88, 0.7, 0.5, 0.3]),
+        AccuracyCurve("smoothed, σ=0.5", "certified", radii, [0.85, 0.65, 0.4, 0.1, 0.0]),
+        AccuracyCurve("smoothed, σ=0.5", "PGD", radii, [0.85, 0.75, 0.6, 0.5, 0.35]),
+    ], title="certified vs attacked")
+
+
 CASES: dict[str, Callable[[], Figure]] = {
     name[len("case_"):]: fn for name, fn in dict(globals()).items() if name.startswith("case_")
 }
