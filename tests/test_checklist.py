@@ -17,11 +17,12 @@ EPS = 0.15
 
 @pytest.fixture(scope="module")
 def digits():
-    from advcourse.attacks._toy import trained_digits_cnn
+    """08_defences' clean digits CNN (trained to convergence: PGD-10 is a converged attack on it)."""
     from advcourse.datasets import load_digits
+    from advcourse.defences.digits import clean_digits_cnn
 
     data = load_digits()
-    return trained_digits_cnn(), data.x_test[:64], data.y_test[:64]
+    return clean_digits_cnn(), data.x_test[:64], data.y_test[:64]
 
 
 @pytest.fixture(scope="module")
