@@ -27,13 +27,17 @@ from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
+from matplotlib.figure import Figure
 from torch import Tensor, nn
 
 from advcourse import checks
 from advcourse.attacks import _core, apgd, pgd, square
 from advcourse.formatting import rounded_repr
+from advcourse.viz import figure_function, new_figure
 
-__all__ = ["Check", "ChecklistReport", "checklist", "Quantise"]
+__all__ = ["Check", "ChecklistReport", "checklist", "plot_checklists", "Quantise"]
+
+_VERDICT_COLOURS = {"pass": "#cfe8d5", "FLAG": "#f2c4c4"}
 
 #: Thresholds of the verdicts (fractions of the samples, or of the loss rise): loose enough that an
 #: ordinary model passes on every CPU, tight enough that a masked one is caught.
@@ -110,12 +114,16 @@ class ChecklistReport:
 
     def _repr_html_(self) -> str:
         head, *rows = self._rows()
-        colour = {"FLAG": "#c44e52", "pass": "#55a868"}
         body = "".join(
-            f"<tr><td>{html.escape(r[0])}</td><td style='color:{colour[r[1]]};font-weight:600'>{r[1]}</td>"
+            f"<tr><td>{html.escape(r[0])}</td><td style='background:{_VERDICT_COLOURS[r[1]]};font-weight:600'>{r[1]}</td>"
             f"<td>{html.escape(r[2])}</td></tr>" for r in rows)
         return (f"<p>{html.escape(self.summary)}</p><table><thead><tr>"
                 f"{''.join(f'<th>{h}</th>' for h in head)}</tr></thead><tbody>{body}</tbody></table>")
+
+    @figure_function
+    def plot(self) -> Figure:
+        """This report's verdicts as a coloured table (:func:`plot_checklists` with one column)."""
+        return plot_checklists([self])
 
 
 class Quantise(nn.Module):
@@ -280,3 +288,32 @@ def checklist(model: nn.Module, x: Tensor, y: Tensor, *, eps: float, attack_mode
     return ChecklistReport(name=name, eps=eps, clean_accuracy=float(clean.float().mean()),
                            robust_accuracy=float(robust.float().mean()), checks=[c1, c2, c3, c4, c5, c6],
                            loss_curve=curve)
+
+
+@figure_function
+def plot_checklists(reports: list[ChecklistReport]) -> Figure:
+    """The verdicts of several reports side by side: a row per check, a column per model.
+
+    Each cell says ``pass`` or ``FLAG`` (green or red) with the number the verdict rests on; the
+    last row is the worst-case robust accuracy each model kept.
+    """
+    reports = [checks.check_instance(r, ChecklistReport, "reports", "what checklist returns")
+               for r in checks.check_sequence(reports, "reports", "[checklist(...), ...]")]
+    if not reports:
+        raise ValueError("reports: expected at least one ChecklistReport")
+    names = [c.name for c in reports[0].checks]
+    cells = [[f"{r.checks[i].verdict}  ({r.checks[i].value:.0%})" for r in reports] for i in range(len(names))]
+    cells.append([f"{r.robust_accuracy:.0%}" for r in reports])
+    colours = [[_VERDICT_COLOURS[r.checks[i].verdict] for r in reports] for i in range(len(names))]
+    colours.append(["white"] * len(reports))
+    fig = new_figure(3.2 + 1.9 * len(reports), 0.36 * (len(names) + 2) + 0.5)
+    ax = fig.subplots()
+    ax.axis("off")
+    table = ax.table(cellText=cells, cellColours=colours, rowLabels=names + ["worst-case robust accuracy"],
+                     colLabels=[r.name for r in reports], loc="center", cellLoc="center")
+    table.auto_set_font_size(False)
+    table.set_fontsize(10)
+    table.scale(1, 1.5)
+    ax.set_title(f"The checklist at eps = {reports[0].eps:.2g}: pass (green) or FLAG (red), "
+                 "with the measured share", fontsize=11)
+    return fig

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import torch
+from matplotlib.figure import Figure
 from torch import Tensor, nn
 
 from advcourse import checks
@@ -422,23 +423,19 @@ class WorstCase:
         return (f"<table><thead><tr>{''.join(f'<th>{html.escape(h)}</th>' for h in head)}</tr></thead>"
                 f"<tbody>{cells}</tbody></table>")
 
-    def plot(self) -> Any:
-        """Robust accuracy after each attack, as a falling staircase from the clean accuracy."""
-        return _plot_worst_case(self)
-
-
-@figure_function
-def _plot_worst_case(result: WorstCase) -> Any:
-    fig = new_figure(6.0, 3.4)
-    ax = fig.subplots()
-    names = ["clean", *(r.name for r in result.rows)]
-    values = [result.clean_accuracy, *(r.robust_accuracy for r in result.rows)]
-    bars = ax.bar(range(len(values)), values, color=["C0"] + ["C1"] * len(result.rows))
-    ax.bar_label(bars, labels=[f"{v:.0%}" for v in values], fontsize=10)
-    ax.set_xticks(range(len(values)), names)
-    ax.set_ylabel("accuracy (right after\nevery attack so far)")
-    ax.set_ylim(0, 1.12)
-    return fig
+    @figure_function
+    def plot(self) -> Figure:
+        """Accuracy left after each attack (and every one before it): a falling staircase."""
+        fig = new_figure(6.0, 3.4)
+        ax = fig.subplots()
+        names = ["clean", *(r.name for r in self.rows)]
+        values = [self.clean_accuracy, *(r.robust_accuracy for r in self.rows)]
+        bars = ax.bar(range(len(values)), values, color=["C0"] + ["C1"] * len(self.rows))
+        ax.bar_label(bars, labels=[f"{v:.0%}" for v in values], fontsize=10)
+        ax.set_xticks(range(len(values)), names)
+        ax.set_ylabel("accuracy after every\nattack so far")
+        ax.set_ylim(0, 1.15)
+        return fig
 
 
 def _apgd_targeted(model: nn.Module, x: Tensor, y: Tensor, *, eps: float, norm: float = _core.INF,

@@ -193,24 +193,19 @@ class LossComparison:
     l2_mean: dict[str, list[float]]
     margin_mean: dict[str, list[float]]
 
+    @figure_function
     def plot(self) -> Figure:
-        """Success rate against mean L2, one line per loss, one marker per ``c``."""
-        return _plot_comparison(self)
-
-
-@figure_function
-def _plot_comparison(comparison: LossComparison) -> Figure:
-    fig = new_figure(5.5, 3.6)
-    ax = fig.subplots()
-    for name, marker in zip(comparison.success, "os"):
-        ax.plot(comparison.l2_mean[name], comparison.success[name], marker=marker, label=f"CW with {name} loss")
-        for c, l2, s in zip(comparison.c, comparison.l2_mean[name], comparison.success[name]):
-            ax.annotate(f"c={c:g}", (l2, s), textcoords="offset points", xytext=(4, -12), fontsize=10)
-    ax.set_xlabel("mean L2 of the successful perturbations")
-    ax.set_ylabel("success rate")
-    ax.set_ylim(-0.05, 1.05)
-    ax.legend(loc="lower right")
-    return fig
+        """Success rate against mean L2 of the successes, one line per loss, one point per ``c``
+        (``c`` grows along each line)."""
+        fig = new_figure(5.5, 3.6)
+        ax = fig.subplots()
+        for name, marker in zip(self.success, "os"):
+            ax.plot(self.l2_mean[name], self.success[name], marker=marker, label=f"CW with {name} loss")
+        ax.set_xlabel("mean L2 of the successful perturbations")
+        ax.set_ylabel("success rate")
+        ax.set_ylim(-0.05, 1.05)
+        fig.legend(loc="outside lower center", ncols=2)
+        return fig
 
 
 def compare_losses(model: nn.Module, x: Tensor, y: Tensor, *, c: list[float], kappa: float = 0.0,
