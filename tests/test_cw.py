@@ -6,28 +6,14 @@ from __future__ import annotations
 
 import pytest
 import torch
+from test_apgd import N, net, x  # noqa: F401  (the same tiny float64 CNN and edge-pixel batch)
 from test_attacks_contract import _assert_same_state, _Boom, _messy_model, _state
 
 from advcourse.attacks import cw
-from advcourse.attacks._toy import linear, tiny_cnn
+from advcourse.attacks._toy import linear
 from advcourse.attacks.cw import compare_losses, margin
 
 pytestmark = pytest.mark.usefixtures("single_thread")
-
-N, C, H, W = 6, 3, 12, 12
-
-
-@pytest.fixture
-def net() -> torch.nn.Module:
-    return tiny_cnn(seed=0, dtype=torch.float64)
-
-
-@pytest.fixture
-def x() -> torch.Tensor:
-    x = torch.rand(N, C, H, W, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
-    x[0, 0, :2], x[1, 1, :2] = 0.0, 1.0  # pixels on both edges of the box
-    return x
-
 
 @pytest.fixture(scope="module")
 def digits():
@@ -145,3 +131,14 @@ def test_bad_arguments_name_themselves(kwargs, error, match, net, x):
 def test_targeted_needs_labels(net, x):
     with pytest.raises(ValueError, match="y: a targeted attack needs the target labels"):
         cw(net, x, None, targeted=True)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_cuda_matches_cpu(digits):
+    net, x, y = digits
+    cpu = cw(net, x, y, c=1.0, steps=20, lr=0.05, search_steps=2)
+    gpu = cw(net.cuda(), x.cuda(), y.cuda(), c=1.0, steps=20, lr=0.05, search_steps=2)
+    net.cpu()
+    assert gpu.device.type == "cuda"
+    same = (gpu.cpu() - cpu).abs().amax((1, 2, 3)) <= 1e-4
+    assert same.float().mean() >= 0.9  # a sample on a knife edge may take another path

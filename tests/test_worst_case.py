@@ -70,3 +70,11 @@ def test_bad_input(digits):
         worst_case(net, x, None, eps=0.1)
     with pytest.raises(ValueError, match="attacks: the entry 'x' needs an 'attack' key"):
         worst_case(net, x, y, {"x": {"eps": 0.1}})
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_runs_on_cuda(digits):
+    net, x, y = digits
+    result = worst_case(net.cuda(), x.cuda(), y.cuda(), autoattack_list(0.1, steps=5, max_queries=20))
+    net.cpu()
+    assert result.x_adv.device.type == "cuda" and 0 <= result.robust_accuracy <= result.clean_accuracy
