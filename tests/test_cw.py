@@ -1,4 +1,5 @@
-"""Carlini–Wagner L2 (advcourse.attacks.cw) against the attack contract and what the paper promises:
+"""Carlini–Wagner L2 (advcourse.attacks.cw): the attack contract (with the other gradient attacks in
+test_attacks_contract.py) and what the paper promises:
 pixels in the box without projection, the smallest success kept, the binary search over c only
 helping, a closed-form minimum on a linear model, and the margin vs cross-entropy lesson."""
 
@@ -7,7 +8,6 @@ from __future__ import annotations
 import pytest
 import torch
 from test_apgd import N, net, x  # noqa: F401  (the same tiny float64 CNN and edge-pixel batch)
-from test_attacks_contract import _assert_same_state, _Boom, _messy_model, _state
 
 from advcourse.attacks import cw
 from advcourse.attacks._toy import linear
@@ -96,22 +96,6 @@ def test_margin_loss_pays_less_distortion_than_cross_entropy():
     assert all(result.success_at_l2("margin", d) >= s  # and more often at the same distortion
                for d, s in zip(result.l2_mean["ce"], result.success["ce"]) if d == d)
     assert result.plot().axes and "margin" in repr(result)
-
-
-def test_model_state_restored(x):
-    net = _messy_model()
-    before = _state(net)
-    cw(net, x, torch.arange(N) % 10, c=1.0, steps=4, search_steps=2)
-    _assert_same_state(before, _state(net))
-
-
-@pytest.mark.parametrize("fail_on", [0, 1, 3])
-def test_model_state_restored_when_the_model_raises(fail_on, x):
-    net = _Boom(fail_on)
-    before = _state(net)
-    with pytest.raises(RuntimeError, match="boom"):
-        cw(net, x, torch.arange(N) % 10, c=1.0, steps=4)
-    _assert_same_state(before, _state(net))
 
 
 @pytest.mark.parametrize("kwargs, error, match", [
