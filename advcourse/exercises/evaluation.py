@@ -66,8 +66,8 @@ def check_worst_case_gap(answer: Any, result: Any) -> Feedback:
     if value > 1:
         return failed("give a fraction in [0, 1] (0.05 for five points), not a percentage")
     if abs(value - expected) <= 0.003:
-        return passed(f"{first:.1%} − {worst:.1%} = {expected:.1%}: that is how much one attack, even a good one, "
-                      "flatters this model")
+        return passed("the first row minus the last: that is how much one attack, even a good one, flatters "
+                      "this model")
     if value < 0:
         return failed("each extra attack only removes samples, so the worst case is never above the first row")
     if abs(value - first) <= 0.003 or abs(value - worst) <= 0.003:
