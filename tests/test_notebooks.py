@@ -291,4 +291,6 @@ def test_every_ignored_output_says_why():
                     reason = lines[i + 1].strip() if i + 1 < len(lines) else ""
                     assert reason.startswith("# (") and len(reason) > 20, \
                         f"{path.name}: an ignored output without a reason: {cell.source[:80]!r}"
-    assert markers <= 16, f"{markers} NBVAL_IGNORE_OUTPUT markers: hiding a brittle output is not a fix"
+    # 16 in the nine notebooks 00-08, and at most two (a live app, one more) in each notebook after them
+    limit = 16 + 2 * max(len(NOTEBOOKS) - 9, 0)
+    assert markers <= limit, f"{markers} NBVAL_IGNORE_OUTPUT markers: hiding a brittle output is not a fix"
