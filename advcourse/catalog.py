@@ -23,7 +23,7 @@ OFFLINE_MODELS = (EMBEDDED_MODEL, "efficientnet_lite1", "efficientnet_lite2")
 TORCHVISION_MODELS = ("resnet18", "resnet50", "alexnet", "vgg16", "mobilenet_v3_large", "efficientnet_b0")
 MODEL_NAMES = (*OFFLINE_MODELS, *TORCHVISION_MODELS)
 #: The registry keys of :data:`advcourse.attacks.ATTACKS`, in the same order (a test keeps them equal).
-ATTACK_NAMES = ("noise", "semantic", "fgsm", "pgd", "deepfool", "mifgsm", "square", "simba", "hopskipjump")
+ATTACK_NAMES = ("noise", "semantic", "fgsm", "pgd", "deepfool", "mifgsm", "square", "simba", "hopskipjump", "apgd", "cw")
 
 
 class Sample(dict):

@@ -34,6 +34,8 @@ _OPTIONS = {
     "square": {"eps", "target", "seed"},
     "simba": {"eps", "target", "seed"},
     "hopskipjump": {"seed"},
+    "apgd": {"eps", "steps", "target", "seed"},
+    "cw": {"steps", "target"},
 }
 
 

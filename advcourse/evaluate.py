@@ -6,7 +6,9 @@ Introduced in 02_noise and used to close every section of 05_fgsm to 08_defences
 * :func:`evaluate_attack`: run one attack over a batch or a ``DataLoader`` (with a progress bar)
   and measure it: a :class:`Report`;
 * :func:`robust_accuracy`: just the accuracy under that attack;
-* :func:`compare`: several attacks on the same images, a :class:`Table` of Reports.
+* :func:`compare`: several attacks on the same images, a :class:`Table` of Reports;
+* :func:`worst_case`: several attacks in a row, each on the samples still standing; a sample is
+  robust only if it survives them all (AutoAttack's idea; taught in 11_evaluation).
 
 Reports render as a small HTML table in a notebook and as aligned text in a terminal. Norms are
 measured on ``delta = x_adv - x`` per sample with :func:`advcourse.attacks._core.per_sample_norm`.
@@ -15,19 +17,26 @@ measured on ``delta = x_adv - x`` per sample with :func:`advcourse.attacks._core
 from __future__ import annotations
 
 import html
+import inspect
 import math
+import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import torch
+from matplotlib.figure import Figure
 from torch import Tensor, nn
 
 from advcourse import checks
 from advcourse.attacks import ATTACKS, get_attack
 from advcourse.attacks import _core
+from advcourse.attacks._blackbox import QueryCounter
+from advcourse.formatting import rounded_repr
 from advcourse.progress import progress_bar
+from advcourse.viz import figure_function, new_figure
 
-__all__ = ["accuracy", "evaluate_attack", "robust_accuracy", "compare", "Report", "Table"]
+__all__ = ["accuracy", "evaluate_attack", "robust_accuracy", "compare", "Report", "Table", "worst_case", "WorstCase",
+           "WorstCaseRow", "autoattack_list"]
 
 Data = Tensor | Iterable[tuple[Tensor, Tensor]]
 
@@ -332,3 +341,208 @@ def compare(model: nn.Module, x: Data, y: Tensor | None = None, attacks: dict[st
         rows.append(evaluate_attack(model, x, y, attack=spec["attack"], batch_size=batch_size,
                                     progress=progress, name=row_name, **params))
     return Table(rows)
+
+
+# ----------------------------------------------------------------------------- worst case per sample
+@dataclass
+class WorstCaseRow:
+    """One attack of :func:`worst_case`, run only on the samples every earlier attack left standing.
+
+    Attributes:
+        name: the row's name.
+        attacked: samples this attack was run on (still right after the earlier attacks).
+        broken: of those, samples it broke.
+        robust_accuracy: fraction in [0, 1] of all ``n`` samples still right after this attack and
+            every earlier one (the running worst case).
+        queries: images sent through the model by this attack, forward and backward counted once
+            each (a forward with its backward counts 1), over all its samples.
+        seconds: wall time of this attack (not shown in the table: it changes from run to run).
+    """
+
+    __repr__ = rounded_repr
+
+    name: str
+    attacked: int
+    broken: int
+    robust_accuracy: float
+    queries: int
+    seconds: float = field(compare=False)
+
+
+@dataclass
+class WorstCase:
+    """The result of :func:`worst_case`: a row per attack and the per-sample verdict.
+
+    Attributes:
+        n: number of samples.
+        clean_accuracy: fraction in [0, 1] right before any attack.
+        rows: one :class:`WorstCaseRow` per attack, in the order run.
+        robust: (N,) bool, right on the clean sample and after every attack.
+        broken_by: (N,) int64, the index of the attack that broke each sample (-1: never broken,
+            or wrong from the start).
+        x_adv: (N, C, H, W) the adversarial example that broke each sample (``x`` where none did).
+    """
+
+    n: int
+    clean_accuracy: float
+    rows: list[WorstCaseRow]
+    robust: Tensor = field(repr=False)
+    broken_by: Tensor = field(repr=False)
+    x_adv: Tensor = field(repr=False)
+
+    @property
+    def robust_accuracy(self) -> float:
+        """Worst-case robust accuracy in [0, 1]: right after every attack."""
+        return float(self.robust.float().mean())
+
+    def _grid(self, seconds: bool) -> list[list[str]]:
+        head = ["attack", "attacked", "broken", "robust acc after", "queries"] + (["seconds"] if seconds else [])
+        rows = [["clean", "–", "–", f"{self.clean_accuracy:.1%}", "–"] + (["–"] if seconds else [])]
+        rows += [[r.name, str(r.attacked), str(r.broken), f"{r.robust_accuracy:.1%}", f"{r.queries:,}"]
+                 + ([f"{r.seconds:.1f}"] if seconds else []) for r in self.rows]
+        rows.append(["worst case", "", "", f"{self.robust_accuracy:.1%}", f"{sum(r.queries for r in self.rows):,}"]
+                    + ([f"{sum(r.seconds for r in self.rows):.1f}"] if seconds else []))
+        return [head] + rows
+
+    def table(self, seconds: bool = False) -> str:
+        """The table as aligned text; ``seconds=True`` adds each attack's wall time."""
+        grid = self._grid(seconds)
+        widths = [max(len(row[j]) for row in grid) for j in range(len(grid[0]))]
+        lines = ["  ".join(c.ljust(w) if j == 0 else c.rjust(w) for j, (c, w) in enumerate(zip(row, widths)))
+                 for row in grid]
+        return "\n".join([lines[0], "-" * len(lines[0]), *lines[1:]])
+
+    def __str__(self) -> str:
+        return self.table()
+
+    __repr__ = __str__  # rounded, without times: the same on every machine
+
+    def _repr_html_(self) -> str:
+        head, *rows = self._grid(False)
+        cells = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
+        return (f"<table><thead><tr>{''.join(f'<th>{html.escape(h)}</th>' for h in head)}</tr></thead>"
+                f"<tbody>{cells}</tbody></table>")
+
+    @figure_function
+    def plot(self) -> Figure:
+        """Accuracy left after each attack (and every one before it): a falling staircase."""
+        fig = new_figure(6.0, 3.4)
+        ax = fig.subplots()
+        names = ["clean", *(r.name for r in self.rows)]
+        values = [self.clean_accuracy, *(r.robust_accuracy for r in self.rows)]
+        bars = ax.bar(range(len(values)), values, color=["C0"] + ["C1"] * len(self.rows))
+        ax.bar_label(bars, labels=[f"{v:.0%}" for v in values], fontsize=10)
+        ax.set_xticks(range(len(values)), names)
+        ax.set_ylabel("accuracy after every\nattack so far")
+        ax.set_ylim(0, 1.15)
+        return fig
+
+
+def _apgd_targeted(model: nn.Module, x: Tensor, y: Tensor, *, eps: float, norm: float = _core.INF,
+                   steps: int = 100, targets: int = 3, generator: torch.Generator | None = None) -> Tensor:
+    """AutoAttack's APGD-T: targeted DLR towards each of the ``targets`` most likely wrong classes in turn.
+
+    A sample leaves as soon as one target works; ``x_adv`` is a misclassified point where one was
+    found, else the last attempt. Untargeted in effect: ``y`` are the true labels.
+    """
+    from advcourse.attacks import apgd
+
+    with checks.frozen(model, x), torch.no_grad():
+        ranked = _core.logits_of(model, x, y).scatter(1, y[:, None], -math.inf).argsort(1, descending=True)
+    x_adv, left = x.clone(), torch.arange(x.shape[0], device=x.device)
+    for k in range(min(targets, ranked.shape[1] - 1)):
+        x_adv[left] = apgd(model, x[left], ranked[left, k], eps=eps, norm=norm, steps=steps, loss="dlr",
+                           targeted=True, generator=generator)
+        left = left[_predict(model, x_adv[left]) == y[left]]
+        if left.numel() == 0:
+            break
+    return x_adv
+
+
+_apgd_targeted.__name__ = "apgd_t"
+
+
+def autoattack_list(eps: float, *, norm: float = _core.INF, steps: int = 100,
+                    max_queries: int = 1000) -> dict[str, dict[str, Any]]:
+    """The default list of :func:`worst_case`, after AutoAttack (Croce & Hein 2020, arXiv:2003.01690).
+
+    APGD with cross-entropy, then APGD-T (targeted DLR towards the 3 most likely wrong classes),
+    then Square (score-based black box, L∞ only): two losses and a gradient-free attack, so a
+    defence that fools one kind of attack still meets the others.
+    """
+    attacks: dict[str, dict[str, Any]] = {
+        "APGD-CE": {"attack": "apgd", "eps": eps, "norm": norm, "steps": steps, "loss": "ce"},
+        "APGD-T (DLR)": {"attack": _apgd_targeted, "eps": eps, "norm": norm, "steps": steps},
+    }
+    if norm == _core.INF:
+        attacks["Square"] = {"attack": "square", "eps": eps, "max_queries": max_queries}
+    return attacks
+
+
+def worst_case(model: nn.Module, x: Tensor, y: Tensor, attacks: dict[str, dict[str, Any]] | None = None, *,
+               eps: float | None = None, norm: float = _core.INF, seed: int = 0) -> WorstCase:
+    """Run attacks one after another, each on the samples still standing; robust = survives them all.
+
+    Average robust accuracy under one attack overstates robustness: each attack has blind spots,
+    and a sample counts as robust only if *no* attack breaks it. AutoAttack's recipe: a list of
+    diverse attacks, each run on the samples every earlier one failed on, so the extra attacks
+    cost little.
+
+    Args:
+        model: ``nn.Module`` mapping (N, C, H, W) pixels in [0, 1] to (N, K) logits.
+        x: (N, C, H, W) float tensor in [0, 1]; y: (N,) int64 true labels.
+        attacks: row name -> ``{"attack": name or callable, **params}`` as in :func:`compare`
+            (untargeted: the true labels are passed). Default: :func:`autoattack_list` at ``eps``.
+        eps: budget of the default list (required when ``attacks`` is ``None``).
+        norm: norm of the default list (``float("inf")`` or 2).
+        seed: attacks that take a ``generator`` get one seeded with ``seed`` (reproducible).
+
+    Returns:
+        :class:`WorstCase`: per attack, samples attacked and broken, the running robust accuracy
+        and the images it sent through the model; per sample, which attack broke it.
+
+    Notes:
+        Misclassified samples are never attacked. The model is left as found.
+
+    Example:
+        >>> worst_case(model, x, y, eps=8/255)
+    """
+    checks.check_model(model)
+    checks.check_images(x)
+    if y is None:
+        raise ValueError("y: the worst case needs the true labels (N,), got None")
+    y = checks.check_labels(y, x)
+    seed = checks.check_count(seed, "seed")
+    if attacks is None:
+        if eps is None:
+            raise ValueError("eps: the default attack list needs a budget, e.g. eps=8/255")
+        attacks = autoattack_list(checks.check_budget(eps, "eps", checks.check_norm(norm, (_core.INF, 2.0))),
+                                  norm=checks.check_norm(norm, (_core.INF, 2.0)))
+    if not isinstance(attacks, dict) or not attacks:
+        raise TypeError("attacks: expected a non-empty dict of name -> {'attack': ..., **params}")
+    device = _device(model)
+    x, y = x.to(device), y.to(device)
+    standing = _predict(model, x) == y
+    clean_accuracy = float(standing.float().mean())
+    broken_by = torch.full_like(y, -1)
+    x_adv = x.clone()
+    rows = []
+    for i, (row_name, spec) in enumerate(attacks.items()):
+        if not isinstance(spec, dict) or "attack" not in spec:
+            raise ValueError(f"attacks: the entry {row_name!r} needs an 'attack' key (a name or a callable)")
+        _, fn, needs_model = _resolve_attack(spec["attack"])
+        params = {k: v for k, v in spec.items() if k != "attack"}
+        if "generator" in inspect.signature(fn).parameters and params.get("generator") is None:
+            params["generator"] = torch.Generator(device).manual_seed(seed)
+        idx = standing.nonzero().squeeze(1)
+        counted, start, broken = QueryCounter(model), time.perf_counter(), 0
+        if idx.numel():
+            out = fn(counted, x[idx], y[idx], **params) if needs_model else fn(x[idx], **params)
+            hit = _predict(model, out) != y[idx]
+            x_adv[idx[hit]], broken_by[idx[hit]] = out[hit], i
+            standing[idx[hit]] = False
+            broken = int(hit.sum())
+        rows.append(WorstCaseRow(row_name, int(idx.numel()), broken, float(standing.float().mean()), counted.images,
+                                 time.perf_counter() - start))
+    return WorstCase(n=x.shape[0], clean_accuracy=clean_accuracy, rows=rows, robust=standing, broken_by=broken_by,
+                     x_adv=x_adv)

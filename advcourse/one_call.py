@@ -135,6 +135,8 @@ DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
     "square": {"eps": 4 / 255, "max_queries": 300},
     "simba": {"eps": 0.2, "max_queries": 500},
     "hopskipjump": {"max_queries": 500},
+    "apgd": {"eps": 2 / 255, "steps": 10},
+    "cw": {"c": 1.0, "steps": 50, "lr": 0.01},
 }
 
 

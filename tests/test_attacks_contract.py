@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch import nn
 
-from advcourse.attacks import ATTACKS, AttackInfo, AttackSpec, deepfool, fgsm, get_attack, noise, pgd, semantic
+from advcourse.attacks import ATTACKS, AttackInfo, AttackSpec, cw, deepfool, fgsm, get_attack, noise, pgd, semantic
 from advcourse.attacks import _core
 from advcourse.attacks._toy import tiny_cnn
 
@@ -54,6 +54,7 @@ GRADIENT_CASES: dict[str, tuple[Callable, float, float]] = {
     "ifgsm": (lambda m, x, y, **k: pgd(m, x, y, **{
         "eps": 0.05, "step_size": 0.01, "steps": 6, "random_start": False, "early_stop": True, **k}), INF, 0.05),
     "deepfool": (lambda m, x, y, **k: deepfool(m, x, y, **{"max_iter": 10, **k}), 2, INF),
+    "cw": (lambda m, x, y, **k: cw(m, x, y, **{"c": 1.0, "steps": 30, "lr": 0.05, "search_steps": 2, **k}), 2, INF),
 }
 
 
@@ -393,7 +394,7 @@ def test_cuda_matches_cpu(x):
 # ----------------------------------------------------------------------------- the registry
 def test_registry_describes_every_attack():
     queries = ["square", "simba", "hopskipjump"]  # black box, but they query the model
-    assert list(ATTACKS) == ["noise", "semantic", "fgsm", "pgd", "deepfool", "mifgsm", *queries]
+    assert list(ATTACKS) == ["noise", "semantic", "fgsm", "pgd", "deepfool", "mifgsm", *queries, "apgd", "cw"]
     for name, spec in ATTACKS.items():
         assert isinstance(spec, AttackSpec) and spec.name == name and spec.fn.__name__ == name
         assert spec.box in ("white", "black") and spec.needs_model == (spec.box == "white" or name in queries)
@@ -408,7 +409,7 @@ def test_registry_describes_every_attack():
 def test_get_attack():
     assert get_attack("PGD") is ATTACKS["pgd"]
     with pytest.raises(ValueError, match="noise, semantic, fgsm, pgd, deepfool"):
-        get_attack("cw")
+        get_attack("carlini")
     with pytest.raises(TypeError):
         get_attack(3)
 

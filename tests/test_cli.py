@@ -116,3 +116,11 @@ def test_seed_makes_pgd_repeatable(capsys, tmp_path):
             "--device", "cpu", "--out", str(tmp_path / "p.png")]
     first = run(capsys, *argv, "--seed", "1")[1]
     assert run(capsys, *argv, "--seed", "1")[1] == first
+
+
+def test_every_registered_attack_has_command_line_options_and_defaults():
+    from advcourse.catalog import ATTACK_NAMES
+    from advcourse.cli import _OPTIONS
+    from advcourse.one_call import DEFAULT_PARAMS
+
+    assert set(_OPTIONS) == set(ATTACK_NAMES) == set(DEFAULT_PARAMS)

@@ -155,7 +155,7 @@ def test_compare_builds_a_table_that_renders(net, data):
     (lambda n, x, y: evaluate.evaluate_attack(n, DataLoader(TensorDataset(x, y)), y, attack="fgsm", eps=0.1),
      ValueError, "y: the labels come from the DataLoader"),
     (lambda n, x, y: evaluate.evaluate_attack(n, x * 2, y, attack="fgsm", eps=0.1), ValueError, "data: pixels"),
-    (lambda n, x, y: evaluate.evaluate_attack(n, x, y, attack="cw"), ValueError, "name: unknown attack 'cw'"),
+    (lambda n, x, y: evaluate.evaluate_attack(n, x, y, attack="carlini"), ValueError, "name: unknown attack 'carlini'"),
     (lambda n, x, y: evaluate.evaluate_attack(n, x, y, attack=3), TypeError, "attack: expected a name"),
     (lambda n, x, y: evaluate.evaluate_attack(n, [x], attack="fgsm", eps=0.1), TypeError, "data: expected a Data"),
     (lambda n, x, y: evaluate.evaluate_attack(n, x, y, attack="fgsm", eps=-1, progress=False), ValueError, "eps:"),

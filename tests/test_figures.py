@@ -377,6 +377,49 @@ def case_render_patch():
     return render_patch(_toy_model(), _images(), patch, 859, photo=1, area=20, down=0.2, across=0.9, names=NAMES)
 
 
+def _digits_toy():
+    from advcourse.attacks._toy import trained_digits_cnn
+    from advcourse.datasets import load_digits
+
+    digits = load_digits()
+    return trained_digits_cnn(epochs=1), digits.x_test[:16], digits.y_test[:16]
+
+
+def case_loss_comparison():
+    from advcourse.attacks.cw import compare_losses
+
+    net, x, y = _digits_toy()
+    return compare_losses(net, x, y, c=[0.3, 3.0], steps=5, lr=0.05).plot()
+
+
+def case_render_losses():
+    from advcourse.attacks.cw import LossComparison
+    from advcourse.widgets.evaluation import render_losses
+
+    comparison = LossComparison([0.1, 1.0, 10.0], {"margin": [0.1, 0.6, 1.0], "ce": [0.0, 0.4, 1.0]},
+                                {"margin": [0.2, 0.4, 0.6], "ce": [math.nan, 0.5, 0.8]},
+                                {"margin": [1.0, -0.1, -0.5], "ce": [1.2, 0.2, -3.0]})
+    return render_losses(comparison, 1.0)
+
+
+def case_worst_case():
+    from advcourse.evaluate import worst_case
+
+    net, x, y = _digits_toy()
+    return worst_case(net, x, y, {"FGSM": {"attack": "fgsm", "eps": 0.1},
+                                  "APGD-CE": {"attack": "apgd", "eps": 0.1, "steps": 3}}).plot()
+
+
+def case_plot_checklists():
+    from advcourse.checklist import Quantise, checklist, plot_checklists
+
+    net, x, y = _digits_toy()
+    reports = [checklist(m, x, y, eps=0.15, steps=2, restarts=2, max_queries=5, name=name)
+               for m, name in [(net, "adversarial training"), (Quantise(net), "resize & pad, EOT"),
+                               (net, "resize & pad"), (Quantise(net), "rounding pixels")]]
+    return plot_checklists(reports)
+
+
 CASES: dict[str, Callable[[], Figure]] = {
     name[len("case_"):]: fn for name, fn in dict(globals()).items() if name.startswith("case_")
 }
@@ -385,7 +428,8 @@ CASES: dict[str, Callable[[], Figure]] = {
 COVERED_BY = {
     "AttackResult.figure": "attack_result", "NegativeTradeoff.plot": "negative_tradeoff",
     "History.plot": "plot_histories", "PatchInfo.plot": "patch_training", "PatchSweep.plot": "patch_sweep",
-    "CameraStudy.plot": "camera_study",
+    "CameraStudy.plot": "camera_study", "LossComparison.plot": "loss_comparison", "WorstCase.plot": "worst_case",
+    "ChecklistReport.plot": "plot_checklists",
 }
 
 # Figure functions that only call a styled one (AttackResult.figure keeps matplotlib out of

@@ -160,13 +160,13 @@ def test_check_app_store():
 
 def test_check_usable_attacks():
     truth = T.usable_attacks(APP_STORE.threat)
-    assert truth == {"fgsm", "pgd", "mifgsm", "square", "simba", "hopskipjump"}
+    assert truth == {"fgsm", "pgd", "mifgsm", "square", "simba", "hopskipjump", "apgd", "cw"}
     assert check_usable_attacks(truth) and check_usable_attacks([a.upper() for a in truth])
     too_many = check_usable_attacks(truth | {"deepfool"})
     assert not too_many and "deepfool cannot aim" in too_many.message
     missing = check_usable_attacks(truth - {"pgd"})
     assert not missing and "1 usable attack(s) missing" in missing.message
-    assert "not attacks of the course" in check_usable_attacks({"fgsm", "cw"}).message
+    assert "not attacks of the course" in check_usable_attacks({"fgsm", "carlini"}).message
     assert not check_usable_attacks("fgsm") and not check_usable_attacks(...)
     black = T.Scenario("b", "b", "b", "labels", None, "b")
     hint = check_usable_attacks({"noise", "semantic", "fgsm"}, black)

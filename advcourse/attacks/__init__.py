@@ -1,7 +1,7 @@
 """The course's attacks, one module per attack, and a registry to look them up by name.
 
 Taught across 01_threat_models (the taxonomy table built from :data:`ATTACKS`) to 07_deepfool;
-:func:`apgd` is taught in 11_evaluation (exported here, not yet a row of :data:`ATTACKS`).
+:func:`apgd` and :func:`cw` are taught in 11_evaluation.
 
     >>> from advcourse.attacks import fgsm, pgd, deepfool, noise, semantic
     >>> x_adv = pgd(model, x, y, eps=8/255, step_size=2/255, steps=10)
@@ -18,6 +18,7 @@ from typing import Callable, Literal
 from advcourse.attacks._blackbox import QueryCounter, QueryInfo
 from advcourse.attacks._core import INF, AttackInfo
 from advcourse.attacks.apgd import apgd
+from advcourse.attacks.cw import cw
 from advcourse.attacks.deepfool import deepfool
 from advcourse.attacks.fgsm import fgsm
 from advcourse.attacks.hopskipjump import hopskipjump
@@ -30,7 +31,7 @@ from advcourse.attacks.square import square
 from advcourse.formatting import rounded_repr
 
 __all__ = ["noise", "gaussian_noise", "semantic", "fgsm", "pgd", "deepfool", "mifgsm", "square", "simba",
-           "hopskipjump", "apgd", "AttackInfo", "QueryInfo", "QueryCounter", "AttackSpec", "ATTACKS", "get_attack"]
+           "hopskipjump", "apgd", "cw", "AttackInfo", "QueryInfo", "QueryCounter", "AttackSpec", "ATTACKS", "get_attack"]
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,10 @@ ATTACKS: dict[str, AttackSpec] = {
                    2019, True, "±eps along one random pixel or low-frequency direction at a time: scores only."),
         AttackSpec("hopskipjump", hopskipjump, "black", True, (2.0,), "Chen, Jordan & Wainwright, arXiv:1904.02144",
                    2020, True, "Walks along the decision boundary towards x: top-1 labels only."),
+        AttackSpec("apgd", apgd, "white", True, (INF, 2.0), "Croce & Hein, arXiv:2003.01690",
+                   2020, True, "PGD whose step size halves itself when the loss stalls; CE or DLR loss, restarts."),
+        AttackSpec("cw", cw, "white", True, (2.0,), "Carlini & Wagner, arXiv:1608.04644",
+                   2017, True, "Smallest L2 change that wins a logit margin, found with Adam in tanh space."),
     )
 }
 
