@@ -14,12 +14,13 @@ Lessons add their own module (``advcourse/exercises/<lesson>.py``) and build on 
 from __future__ import annotations
 
 import html
+import numbers
 from dataclasses import dataclass
 from typing import Any
 
 from torch import Tensor
 
-__all__ = ["Feedback", "passed", "failed", "NOT_ANSWERED", "is_unanswered", "tensor_like"]
+__all__ = ["Feedback", "passed", "failed", "NOT_ANSWERED", "is_unanswered", "as_number", "tensor_like"]
 
 #: What an exercise cell holds before the learner answers (``answer = ...``).
 NOT_ANSWERED = Ellipsis
@@ -58,6 +59,15 @@ def failed(message: str) -> Feedback:
 def is_unanswered(answer: Any) -> bool:
     """True for the placeholder ``...`` (or ``None``) an exercise cell starts with."""
     return answer is NOT_ANSWERED or answer is None
+
+
+def as_number(answer: Any) -> float | None:
+    """A learner's numeric answer as a float (a plain number or a one-element tensor), else None."""
+    if isinstance(answer, Tensor) and answer.numel() == 1:
+        answer = answer.item()
+    if isinstance(answer, bool) or not isinstance(answer, numbers.Real):
+        return None
+    return float(answer)
 
 
 def tensor_like(answer: Any, x: Tensor, hint: str) -> Feedback | Tensor:

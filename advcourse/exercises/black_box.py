@@ -6,24 +6,13 @@ Taught in 09_black_box. Each check returns a :class:`~advcourse.exercises.Feedba
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Any
-
-from torch import Tensor
 
 from advcourse import checks
 from advcourse.black_box_study import QueryCurves
-from advcourse.exercises import Feedback, failed, is_unanswered, passed
+from advcourse.exercises import Feedback, as_number, failed, is_unanswered, passed
 
 __all__ = ["check_half_budget", "check_attack_days"]
-
-
-def _number(answer: Any) -> float | None:
-    if isinstance(answer, Tensor) and answer.numel() == 1:
-        answer = answer.item()
-    if isinstance(answer, bool) or not isinstance(answer, numbers.Real):
-        return None
-    return float(answer)
 
 
 def check_half_budget(answer: Any, curves: QueryCurves, attack: str) -> Feedback:
@@ -35,7 +24,7 @@ def check_half_budget(answer: Any, curves: QueryCurves, attack: str) -> Feedback
                       "and stop where the rate first reaches one half")
     if attack not in curves.infos:
         raise ValueError(f"attack: expected one of {list(curves.infos)}, got {attack!r}")
-    value = _number(answer)
+    value = as_number(answer)
     if value is None:
         return failed(f"expected a number of queries, got {type(answer).__name__}")
     rates = curves.success(attack)
@@ -63,7 +52,7 @@ def check_attack_days(answer: Any, *, photos: int, queries_per_photo: int, per_m
     per_minute = checks.check_count(per_minute, "per_minute", minimum=1)
     if is_unanswered(answer):
         return failed("replace ... with a number of days: first count all the queries, then the minutes they need")
-    value = _number(answer)
+    value = as_number(answer)
     if value is None:
         return failed(f"expected a number of days, got {type(answer).__name__}")
     minutes = photos * queries_per_photo / per_minute
