@@ -147,15 +147,15 @@ class DistanceCurve:
 
     @figure_function
     def plot(self) -> Figure:
-        """Median and quartiles of the L2 distance against queries (both axes logarithmic)."""
+        """Median and quartiles of the L2 distance against queries (queries on a log scale)."""
         fig = new_figure(6.5, 3.4)
         ax = fig.subplots()
         q = torch.stack([torch.quantile(d.clamp_max(1e6), torch.tensor([0.25, 0.5, 0.75])) for d in self.l2])
         ax.fill_between(self.budgets, q[:, 0], q[:, 2], color="C0", alpha=0.25, label="middle half of the digits")
         ax.plot(self.budgets, q[:, 1], "-o", color="C0", ms=4, label="median")
         ax.set_xscale("log")
-        ax.set_yscale("log")
         readable_log_ticks(ax.xaxis)
+        ax.set_ylim(0, None)
         ax.set_xlabel("queries per digit (log scale), top-1 label only")
         ax.set_ylabel("L2 distance to the digit")
         fig.legend(loc="outside lower center", ncols=2)
