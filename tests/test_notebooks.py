@@ -291,4 +291,5 @@ def test_every_ignored_output_says_why():
                     reason = lines[i + 1].strip() if i + 1 < len(lines) else ""
                     assert reason.startswith("# (") and len(reason) > 20, \
                         f"{path.name}: an ignored output without a reason: {cell.source[:80]!r}"
-    assert markers <= 16, f"{markers} NBVAL_IGNORE_OUTPUT markers: hiding a brittle output is not a fix"
+    allowed = 16 + 2 * sum(p.name >= "09" for p in NOTEBOOKS)  # 16 in 00-08, at most 2 per later notebook
+    assert markers <= allowed, f"{markers} NBVAL_IGNORE_OUTPUT markers: hiding a brittle output is not a fix"
