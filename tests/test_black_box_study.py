@@ -10,7 +10,7 @@ import torch
 
 from advcourse.attacks import QueryCounter, square
 from advcourse.attacks._toy import linear
-from advcourse.black_box_study import SCORE_ATTACKS, DistanceCurve, QueryCurves, distance_curve, query_curves
+from advcourse.black_box_study import SCORE_ATTACKS, DistanceCurve, distance_curve, query_curves
 from advcourse.exercises.black_box import check_attack_days, check_half_budget
 from advcourse.widgets.black_box import budget_caption, render_budget
 
