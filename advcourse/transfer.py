@@ -14,15 +14,18 @@ gets wrong once the perturbation (made on the surrogate, with no access to the v
 from __future__ import annotations
 
 import html
+import itertools
 import math
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
 import torch
+from matplotlib.figure import Figure
 from torch import Tensor, nn
 
 from advcourse.attacks import _core, fgsm, mifgsm, pgd
 from advcourse.evaluate import _predict
+from advcourse.viz import figure_function, new_figure
 
 __all__ = ["Ensemble", "TRANSFER_ATTACKS", "TransferTable", "transfer_table"]
 
@@ -118,6 +121,30 @@ class TransferTable:
     def rate(self, surrogate: str, attack: str, victim: str, eps: float) -> float:
         """One cell: the transfer rate of ``attack`` on ``surrogate`` to ``victim`` at budget ``eps``."""
         return self.rates[(surrogate, attack)][victim][self.eps.index(eps)]
+
+    @figure_function
+    def plot(self) -> Figure:
+        """The table as a heat map: one row per (surrogate, attack, budget), one column per victim,
+        each cell's rate written in it; a colour bar gives the scale (0 to 100 %)."""
+        rows = [(s, a, i) for (s, a) in self.rates for i in range(len(self.eps))]
+        grid = torch.tensor([[self.rates[(s, a)][v][i] for v in self.victims] for s, a, i in rows])
+        fig = new_figure(2.2 + 1.3 * len(self.victims), 1.0 + 0.38 * len(rows))
+        ax = fig.subplots()
+        im = ax.imshow(grid.numpy(), cmap="Reds", vmin=0, vmax=1, aspect="auto")
+        for r, c in itertools.product(range(len(rows)), range(len(self.victims))):
+            v = float(grid[r, c])
+            ax.text(c, r, _percent(v), ha="center", va="center", color="white" if v > 0.6 else "black")
+        single = len({s for s, _ in self.rates}) == 1
+        ax.set_yticks(range(len(rows)), [f"{'' if single else s + ', '}{a}, {self.eps[i] * 255:.0f}/255"
+                                         for s, a, i in rows])
+        ax.set_xticks(range(len(self.victims)), self.victims)
+        ax.xaxis.tick_top()
+        ax.set_xlabel("victim (fooled share of the photos it gets right)")
+        ax.xaxis.set_label_position("top")
+        if single:
+            ax.set_ylabel(f"attack on {next(iter(self.rates))[0]}, budget")
+        fig.colorbar(im, ax=ax, label="transfer rate", ticks=[0, 0.5, 1], format=lambda t, _: f"{t:.0%}")
+        return fig
 
     def _grid(self) -> list[list[str]]:
         head = ["surrogate", "attack", "eps"] + self.victims

@@ -69,6 +69,10 @@ def siblings_table() -> str:
 
 
 @torch.no_grad()
+#: The part of docs/model.md this script keeps as it is: a whole notebook run with another model.
+KEPT_SECTION = "## A whole notebook with another model"
+
+
 def main() -> None:
     photos = load_samples()
     rows, chosen = [], None
@@ -135,9 +139,12 @@ So both take the 224-pixel images as they are (`RESIZE_TO_NATIVE = {resize}` in
 advcourse/models.py); networks ending in global pooling accept any size. The test
 `tests/test_models.py::test_top1_accuracy_on_shipped_photos` asserts top-1 >= 80 % for all three.
 
-Reproduce: `.venv/bin/python scripts/measure_model.py` (rewrites this file).
+Reproduce: `.venv/bin/python scripts/measure_model.py` (rewrites this file up to the section below).
 """
     out = Path(__file__).resolve().parents[1] / "docs" / "model.md"
+    old = out.read_text() if out.exists() else ""
+    if KEPT_SECTION in old:  # measured by scripts/run_notebooks.py --model, not by this script
+        text += "\n" + old[old.index(KEPT_SECTION):]
     out.write_text(text)
     print(text)
 

@@ -27,10 +27,14 @@ def _valid_arguments() -> dict[str, object]:
     import torch
     from torch import nn
 
+    from advcourse.black_box_study import QueryCurves
+
     x = torch.zeros(2, 3, 4, 4)
     return {"model": nn.Sequential(nn.Flatten(), nn.Linear(48, 10)), "x": x, "z": x.clone(),
             "y": torch.zeros(2, dtype=torch.long), "eps": 8 / 255, "step_size": 2 / 255, "steps": 10,
-            "samples": 8, "iterations": torch.tensor([1, 2]), "photo": "chelsea_cat", "levels": [0.0, 8 / 255]}
+            "samples": 8, "iterations": torch.tensor([1, 2]), "photo": "chelsea_cat", "levels": [0.0, 8 / 255],
+            "curves": QueryCurves([1, 10]), "attack": "Square",
+            "photos": 100, "queries_per_photo": 720, "per_minute": 10}
 
 
 def _placeholder_hint(fn):

@@ -420,6 +420,48 @@ def case_plot_checklists():
     return plot_checklists(reports)
 
 
+def _query_curves():
+    from advcourse.attacks import QueryInfo
+    from advcourse.black_box_study import QueryCurves
+
+    x = _images()
+    curves = QueryCurves([1, 2, 5, 10, 20, 50, 100])
+    for name, queries in {"Square (L∞ 8/255)": [3, 40, 100], "SimBA-DCT (step 0.2)": [12, 100, 100]}.items():
+        q = torch.tensor(queries)
+        success = q < 100
+        curves.infos[name] = QueryInfo(success, q, torch.ones(N), torch.full((N,), 8 / 255), torch.tensor([0, 1, 2]),
+                                       torch.tensor([5, 6, 2]), queries=q)
+        curves.x_adv[name] = x
+    return curves
+
+
+def case_query_curves():
+    return _query_curves().plot(20)
+
+
+def case_render_budget():
+    from advcourse.widgets.black_box import render_budget
+
+    return render_budget(_query_curves(), _images(), 20, 1, NAMES)
+
+
+def case_distance_curve():
+    from advcourse.black_box_study import DistanceCurve
+
+    curve = DistanceCurve([30, 100, 300, 1000], [torch.tensor([3.0, 4.0, 5.0]), torch.tensor([2.0, 2.5, 3.0]),
+                                                 torch.tensor([1.0, 1.5, 2.5]), torch.tensor([0.6, 0.9, 1.4])])
+    return curve.plot()
+
+
+def case_transfer_table():
+    from advcourse.transfer import TransferTable
+
+    table = TransferTable([4 / 255, 16 / 255], ["lite0", "lite1", "lite2"], {"lite0": 1.0, "lite1": 1.0, "lite2": 1.0})
+    for k, attack in enumerate(["FGSM", "PGD", "MI-FGSM", "DI-MI-FGSM"]):
+        table.rates[("lite0", attack)] = {"lite0": [0.9, 1.0], "lite1": [0.2 + 0.1 * k, 0.9], "lite2": [0.3, 1.0]}
+    return table.plot()
+
+
 CASES: dict[str, Callable[[], Figure]] = {
     name[len("case_"):]: fn for name, fn in dict(globals()).items() if name.startswith("case_")
 }
@@ -429,7 +471,8 @@ COVERED_BY = {
     "AttackResult.figure": "attack_result", "NegativeTradeoff.plot": "negative_tradeoff",
     "History.plot": "plot_histories", "PatchInfo.plot": "patch_training", "PatchSweep.plot": "patch_sweep",
     "CameraStudy.plot": "camera_study", "LossComparison.plot": "loss_comparison", "WorstCase.plot": "worst_case",
-    "ChecklistReport.plot": "plot_checklists",
+    "ChecklistReport.plot": "plot_checklists", "QueryCurves.plot": "query_curves", "DistanceCurve.plot": "distance_curve",
+    "TransferTable.plot": "transfer_table",
 }
 
 # Figure functions that only call a styled one (AttackResult.figure keeps matplotlib out of

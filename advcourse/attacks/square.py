@@ -87,7 +87,9 @@ def square(model: nn.Module, x: Tensor, y: Tensor | None = None, *, eps: float, 
             rows = ((best > 0) & (queries < max_queries)).nonzero().squeeze(1)
             if rows.numel() == 0:
                 break
-            side = _side(square_fraction(p_init, i, max_queries), h, w)
+            # the schedule runs over the square iterations alone (the reference code's i_iter from 0
+            # of n_queries), not over the two queries spent on x and on the stripes
+            side = _side(square_fraction(p_init, i - 2, max_queries - 2), h, w)
             candidate = _paint_square(x, x_best, rows, side, eps, clip_min, clip_max, generator)
             _try(model, rows, candidate, y, targeted, x_best, best, best_logits, queries)
         if not return_info:
@@ -109,10 +111,11 @@ def _try(model: nn.Module, rows: Tensor, candidate: Tensor, y: Tensor, targeted:
     x_best[keep], best[keep], best_logits[keep] = candidate[better], value[better], logits[better]
 
 
-def square_fraction(p_init: float, i: int, max_queries: int) -> float:
-    """The share of pixels the square covers at query ``i`` of ``max_queries`` (the paper's schedule,
-    rescaled to the budget: ``p_init`` halves at 10, 50, 200, … of every 10,000 queries)."""
-    progress = int(i / max_queries * 10_000)
+def square_fraction(p_init: float, i: int, iterations: int) -> float:
+    """The share of pixels the square covers at square iteration ``i`` (from 0) of ``iterations``
+    (the paper's schedule, rescaled to the budget: ``p_init`` halves at 10, 50, 200, … of every
+    10,000 iterations)."""
+    progress = int(i / iterations * 10_000)
     return p_init / 2 ** sum(progress > t for t in _HALVINGS)
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from torch import Tensor
 
-__all__ = ["Feedback", "passed", "failed", "NOT_ANSWERED", "is_unanswered", "tensor_like", "fraction"]
+__all__ = ["Feedback", "passed", "failed", "NOT_ANSWERED", "is_unanswered", "as_number", "tensor_like", "fraction"]
 
 #: What an exercise cell holds before the learner answers (``answer = ...``).
 NOT_ANSWERED = Ellipsis
@@ -61,6 +61,15 @@ def is_unanswered(answer: Any) -> bool:
     return answer is NOT_ANSWERED or answer is None
 
 
+def as_number(answer: Any) -> float | None:
+    """A learner's numeric answer as a float (a plain number or a one-element tensor), else None."""
+    if isinstance(answer, Tensor) and answer.numel() == 1:
+        answer = answer.item()
+    if isinstance(answer, bool) or not isinstance(answer, numbers.Real):
+        return None
+    return float(answer)
+
+
 def tensor_like(answer: Any, x: Tensor, hint: str) -> Feedback | Tensor:
     """The learner's answer as a detached tensor on ``x``'s device, or the Feedback saying why it is not.
 
@@ -84,10 +93,9 @@ def fraction(answer: Any) -> Feedback | float:
     A one-element tensor is accepted; a bool or a non-number is refused, and so is a number above 1
     (a percentage typed as 42 instead of 0.42). Check the placeholder ``...`` before calling this.
     """
-    if isinstance(answer, Tensor) and answer.numel() == 1:
-        answer = answer.item()
-    if isinstance(answer, bool) or not isinstance(answer, numbers.Real):
+    value = as_number(answer)
+    if value is None:
         return failed(f"expected a fraction such as 0.42, got {type(answer).__name__}")
-    if answer > 1:
+    if value > 1:
         return failed("give a fraction in [0, 1], not a percentage")
-    return float(answer)
+    return value

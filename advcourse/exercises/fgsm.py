@@ -5,7 +5,6 @@ Taught in 05_fgsm. Each check returns a :class:`~advcourse.exercises.Feedback` w
 
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
 import torch
@@ -13,7 +12,7 @@ from torch import Tensor, nn
 
 from advcourse import checks
 from advcourse.attacks import fgsm
-from advcourse.exercises import Feedback, failed, is_unanswered, passed, tensor_like
+from advcourse.exercises import Feedback, as_number, failed, is_unanswered, passed, tensor_like
 from advcourse.widgets.fgsm import Sweep, eps_label
 
 __all__ = ["check_fgsm_by_hand", "check_half_accuracy_eps"]
@@ -55,14 +54,6 @@ def check_fgsm_by_hand(answer: Any, model: nn.Module, x: Tensor, y: Tensor, eps:
     return failed("close, but not the same image: use the gradient of the cross-entropy of y at x")
 
 
-def _as_eps(answer: Any) -> float | None:
-    if isinstance(answer, Tensor) and answer.numel() == 1:
-        answer = answer.item()
-    if isinstance(answer, bool) or not isinstance(answer, numbers.Real):
-        return None
-    return float(answer)
-
-
 def check_half_accuracy_eps(answer: Any, sw: Sweep, y: Tensor) -> Feedback:
     """Is ``answer`` the smallest budget of the sweep's grid at which accuracy is at most 50 %?
 
@@ -75,7 +66,7 @@ def check_half_accuracy_eps(answer: Any, sw: Sweep, y: Tensor) -> Feedback:
         return failed("read the FGSM curve: the first eps of the grid where accuracy falls to 50% or below")
     checks.check_instance(sw, Sweep, "sw", "made by advcourse.widgets.fgsm.sweep")
     y = checks.check_labels(y, sw.x)
-    eps = _as_eps(answer)
+    eps = as_number(answer)
     if eps is None:
         return failed(f"expected a budget such as 2/255, got {type(answer).__name__}")
     acc = sw.accuracy(y)

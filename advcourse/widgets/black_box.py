@@ -1,0 +1,77 @@
+"""The query-budget app of 09_black_box: how far each score-based attack gets within a budget.
+
+Taught in 09_black_box. :func:`render_budget` draws one photo as the first attack leaves it within
+the chosen budget, next to the success-rate-vs-queries curves with the budget marked, from a
+precomputed :class:`~advcourse.black_box_study.QueryCurves`, so moving the slider runs no model.
+An attack stops each photo at its first success, so a photo fooled within the budget is shown as
+it was then; a photo not fooled within it is shown clean.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from matplotlib.figure import Figure
+
+from advcourse import checks
+from advcourse.black_box_study import QueryCurves
+from advcourse.labels import class_name
+from advcourse.viz import figure_function, new_figure, to_hwc
+from advcourse.widgets import make_app
+
+__all__ = ["render_budget", "budget_caption", "budget_app"]
+
+
+def _check(curves: Any, budget: Any, photo: Any) -> tuple[int, int]:
+    checks.check_instance(curves, QueryCurves, "curves", "made by advcourse.black_box_study.query_curves")
+    budget = checks.check_count(budget, "budget", minimum=1)
+    n = next(iter(curves.x_adv.values())).shape[0]
+    return budget, checks.check_index(photo, "photo", n)
+
+
+@figure_function
+def render_budget(curves: QueryCurves, x: Any, budget: int, photo: int = 0,
+                  names: Sequence[str] | None = None) -> Figure:
+    """Photo ``photo`` after the first attack of ``curves`` with ``budget`` queries, and the curves.
+
+    Args:
+        curves: the precomputed runs; x: (N, C, H, W) the clean photos they attacked, in [0, 1].
+        budget: queries per photo, >= 1; photo: index into the photos; names: optional photo names.
+    """
+    budget, photo = _check(curves, budget, photo)
+    x = checks.check_images(x)
+    attack = next(iter(curves.infos))
+    info = curves.infos[attack]
+    fooled = bool(curves.fooled_within(attack, budget)[photo])
+    fig = new_figure(9.5, 3.6)
+    ax_img, ax_curve = fig.subplots(1, 2, width_ratios=[1, 1.6])
+    shown = curves.x_adv[attack][photo] if fooled else x[photo]
+    ax_img.imshow(to_hwc(shown))
+    ax_img.axis("off")
+    name = names[photo] if names is not None and len(names) > photo else f"photo {photo}"
+    verdict = (f"fooled after {int(info.queries[photo])} queries:\nnow '{class_name(int(info.pred[photo]))}'"
+               if fooled else f"not fooled within {budget} queries:\nstill '{class_name(int(info.y[photo]))}'")
+    ax_img.set_title(f"{name}, {attack.split(' ')[0]}\n{verdict}")
+    curves._draw(ax_curve, budget)
+    fig.legend(loc="outside lower center", ncols=len(curves.infos) + 1)
+    return fig
+
+
+def budget_caption(curves: QueryCurves, budget: int) -> str:
+    """The curves at ``budget`` in words: each attack's share of photos fooled."""
+    budget, _ = _check(curves, budget, 0)
+    parts = [f"{name}: {float(curves.fooled_within(name, budget).float().mean()):.0%}" for name in curves.infos]
+    return f"within {budget} queries per photo — " + ", ".join(parts)
+
+
+def budget_app(curves: QueryCurves, x: Any, names: Sequence[str] | None = None) -> Any:
+    """A query-budget slider (values of ``curves.budgets``) and a photo dropdown over :func:`render_budget`."""
+    import ipywidgets as W
+
+    budget = W.SelectionSlider(options=[(str(b), b) for b in curves.budgets], value=curves.budgets[-1],
+                               description="queries", continuous_update=False)
+    n = next(iter(curves.x_adv.values())).shape[0]
+    labels = list(names)[:n] if names is not None else [f"photo {k}" for k in range(n)]
+    photo = W.Dropdown(options=[(name, k) for k, name in enumerate(labels)], value=0, description="photo")
+    return make_app(lambda budget, photo: render_budget(curves, x, budget, photo, labels),
+                    {"budget": budget, "photo": photo}, caption=lambda budget, photo: budget_caption(curves, budget))
