@@ -232,6 +232,16 @@ def accuracy(model: nn.Module, x: Tensor, y: Tensor, *, batch_size: int = 32) ->
     return right / x.shape[0]
 
 
+def _check_targets_differ(targets: Tensor, y: Tensor, first: int = 0) -> None:
+    """Refuse targets equal to the true labels: that attack makes the model surer, and would "succeed"."""
+    same = (targets.to(y.device) == y).nonzero().flatten()
+    if same.numel():
+        raise ValueError(
+            f"target: {same.numel()} target(s) equal the true label y (first at image {first + int(same[0])}); "
+            "a targeted attack towards the true class only makes the model surer of it, and would be "
+            "counted a success. Pick another class per image, e.g. target=lambda y: (y + 1) % num_classes")
+
+
 def evaluate_attack(model: nn.Module, data: Data, y: Tensor | None = None, *, attack: str | Callable,
                     batch_size: int = 32, progress: bool = True, name: str | None = None,
                     target: Tensor | Callable[[Tensor], Tensor] | None = None, **params: Any) -> Report:
@@ -276,6 +286,8 @@ def evaluate_attack(model: nn.Module, data: Data, y: Tensor | None = None, *, at
                 raise TypeError("target: a tensor of targets needs tensor data; pass a function y -> targets")
             target = checks.check_labels(target, data, name="target")
     batches, total = _batches(data, y, batch_size, device)
+    if isinstance(target, Tensor) and isinstance(y, Tensor):
+        _check_targets_differ(target, y)  # before any attack runs; a target function is checked per batch
     n = right = still_right = hits = 0
     l2: list[Tensor] = []
     linf: list[Tensor] = []
@@ -284,6 +296,7 @@ def evaluate_attack(model: nn.Module, data: Data, y: Tensor | None = None, *, at
         labels = by
         if target is not None:
             labels = target(by) if callable(target) else target[n:n + bx.shape[0]].to(device)
+            _check_targets_differ(labels, by, first=n)
         x_adv = fn(model, bx, labels, **params) if needs_model else fn(bx, **params)
         clean, adv = _predict(model, bx), _predict(model, x_adv)
         delta = (x_adv - bx).detach()

@@ -2,8 +2,8 @@
 
 Each example must do what its text says: an error it shows must be raised with the message its
 comment quotes (the parts between ``...``), and the printed numbers must tell the story the page
-tells (targeting the true label "succeeds" while fooling nothing; the worst case over attacks is
-no higher than their average).
+tells (targeting the true label is refused; the worst case over attacks is no higher than their
+average).
 """
 
 from __future__ import annotations
@@ -46,17 +46,16 @@ def test_the_page_has_a_setup_and_six_short_examples():
 @pytest.mark.slow
 def test_every_error_shown_is_raised_with_the_message_quoted(outputs):
     shown = [(block, out) for block, out in zip(BLOCKS, outputs) if SHOWN_ERROR.search(block)]
-    assert len(shown) == 3  # normalised input, 0-255 pixels, eps=8
+    assert len(shown) == 4  # normalised input, 0-255 pixels, eps=8, the true label as target
     for block, out in shown:
         for part in _quoted(block):
             assert part in out, f"{part!r} not in the printed error {out!r}"
 
 
 @pytest.mark.slow
-def test_targeting_the_true_label_succeeds_without_fooling_anything(outputs):
-    out = next(o for o in outputs if "target = true label" in o)
-    assert "target = true label: success 100%, still right 100%" in out, out
-    assert re.search(r"target = neck brace: success \d+%, still right 0%", out), out
+def test_targeting_the_true_label_is_refused_and_another_target_runs(outputs):
+    out = next(o for o in outputs if "equal the true label" in o)
+    assert re.fullmatch(r"\d+% still right", out.strip().splitlines()[-1]), out  # the other targets ran
 
 
 @pytest.mark.slow
