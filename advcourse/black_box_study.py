@@ -24,6 +24,7 @@ from torch import Tensor, nn
 from advcourse import checks
 from advcourse.attacks import hopskipjump, simba, square
 from advcourse.attacks._blackbox import QueryInfo
+from advcourse.formatting import rounded_repr
 from advcourse.viz import figure_function, new_figure, readable_log_ticks
 
 __all__ = ["SCORE_ATTACKS", "QueryCurves", "query_curves", "DistanceCurve", "distance_curve"]
@@ -55,6 +56,8 @@ class QueryCurves:
             ``success``, ``queries``, ``l2``, ``linf``).
         x_adv: attack name -> (N, C, H, W) final images in [0, 1].
     """
+
+    __repr__ = rounded_repr
 
     budgets: list[int]
     infos: dict[str, QueryInfo] = field(default_factory=dict)
@@ -136,6 +139,8 @@ class DistanceCurve:
         l2: per budget, (N,) float: ‖x_adv − x‖₂ reached (``inf`` where no adversarial image was found).
         x_adv: the images of the largest budget, (N, C, H, W) in [0, 1].
     """
+
+    __repr__ = rounded_repr
 
     budgets: list[int]
     l2: list[Tensor] = field(default_factory=list)
