@@ -32,6 +32,7 @@ from torch import Tensor, nn
 
 from advcourse import checks
 from advcourse.attacks import _core, apgd, pgd, square
+from advcourse.evaluate import _predict
 from advcourse.formatting import rounded_repr
 from advcourse.viz import figure_function, new_figure
 
@@ -145,8 +146,7 @@ class Quantise(nn.Module):
 
 # ----------------------------------------------------------------------------- measurements
 def _right(model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
-    with checks.frozen(model, x), torch.no_grad():
-        return _core.logits_of(model, x).argmax(1) == y
+    return _predict(model, x) == y
 
 
 def _seed(device: torch.device, s: int) -> torch.Generator:
