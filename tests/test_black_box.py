@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import math
 
+import numpy as np
 import pytest
 import torch
 from test_attacks_contract import _assert_same_state, _Boom, _messy_model, _state
@@ -221,6 +222,39 @@ def test_simba_dct_directions_are_orthonormal():
     torch.testing.assert_close(q @ q.T, torch.eye(72, dtype=torch.float64), atol=1e-12, rtol=0)
     first = order[:8]  # the 2x2 lowest frequencies of both channels come first
     assert all((i % 36) // 6 < 2 and (i % 36) % 6 < 2 for i in first.tolist())
+
+
+def _scipy_dct_directions(c: int, h: int, w: int) -> torch.Tensor:
+    """(C·H·W, C, H, W) float64: row i is scipy's orthonormal inverse 2-D DCT of the one-hot frequency i."""
+    from scipy.fft import idctn
+
+    onehot = np.eye(c * h * w).reshape(-1, c, h, w)
+    return torch.from_numpy(idctn(onehot, axes=(-2, -1), norm="ortho"))
+
+
+def test_simba_dct_directions_match_scipy():
+    """Every basis image, flat index (channel, u, v) -> scipy's idctn of that one-hot; H != W catches a swap."""
+    from advcourse.attacks.simba import _direction, dct_matrix
+
+    like = torch.zeros(1, dtype=torch.float64)
+    q = _direction(torch.arange(2 * 4 * 6), 2, 4, 6, (dct_matrix(4, like), dct_matrix(6, like)), like)
+    torch.testing.assert_close(q, _scipy_dct_directions(2, 4, 6), rtol=0, atol=1e-12)
+
+
+def test_simba_dct_closed_form_on_a_linear_model():
+    """Every frequency tried once: the result is x − eps·Σ_k sign(<w, q_k>)·q_k (q_k from scipy), one
+    query per direction with <w, q_k> > 0 and two otherwise; the class never flips."""
+    net, w = _binary_linear(d_shape=(2, 4, 6))
+    x = 0.3 + 0.4 * torch.rand(3, 2, 4, 6, generator=_gen(5), dtype=torch.float64)
+    x_adv, info = simba(net, x, torch.ones(3, dtype=torch.long), eps=0.01, max_queries=200, basis="dct",
+                        generator=_gen(), return_info=True)
+    q = _scipy_dct_directions(2, 4, 6)
+    dots = q.flatten(1) @ w
+    step = (dots.sign()[:, None, None, None] * q).sum(0)
+    torch.testing.assert_close(x_adv, x - 0.01 * step.expand_as(x), rtol=0, atol=1e-12)
+    expected = 1 + sum(1 if d > 0 else 2 for d in dots.tolist())
+    assert info.queries.tolist() == [expected] * 3
+    assert info.iterations.tolist() == [48] * 3 and not info.success.any()
 
 
 def test_square_fraction_schedule():
