@@ -20,6 +20,13 @@ What it measures, on the embedded EfficientNet-Lite0 and the first ``--photos`` 
    (32 test digits): foolbox runs 5 and 10 iterations, its queries per image are counted, and ours
    gets that many per image; success rate and median L2 of both (``--only hopskipjump``).
 
+4. **SimBA vs ART 1.20.1** ``SimBA`` on the same 32 digits, pixel and DCT bases, eps 0.2, ART's
+   ``max_iter`` of 15 and 30 (it queries both ``x ± eps·q`` for every direction: ``1 + 2·max_iter``
+   images per digit) and ours with that many ``max_queries``; over ``--simba-seeds`` seeds: success
+   rate (mean and per-seed range), median queries to success (the first query at ``x`` counted by
+   both), and seconds per queried image (both counted by ``QueryCounter``; ours and ART take turns
+   seed by seed) (``--only simba``).
+
 Timing: contenders take turns (interleaved) for ``--repeats`` rounds; the median is kept.
 """
 
@@ -159,6 +166,107 @@ def hopskipjump_vs_foolbox(steps_list=(5, 10)) -> list[dict]:
     return rows
 
 
+def art_simba(net: torch.nn.Module, x: torch.Tensor, basis: str, eps: float, max_iter: int,
+              seed: int) -> tuple[list, int]:
+    """ART's SimBA, one digit at a time (its design): (adversarial digits as (1, C, H, W) tensors, images queried)."""
+    import numpy as np
+    from art.attacks.evasion import SimBA
+    from art.estimators.classification import PyTorchClassifier
+
+    counter = QueryCounter(net)
+    classifier = PyTorchClassifier(torch.nn.Sequential(counter, torch.nn.Softmax(1)), torch.nn.CrossEntropyLoss(),
+                                   input_shape=tuple(x.shape[1:]), nb_classes=10, clip_values=(0.0, 1.0),
+                                   channels_first=True, device_type="cpu")
+    attack = SimBA(classifier, attack="px" if basis == "pixel" else "dct", max_iter=max_iter, epsilon=eps,
+                   freq_dim=2, stride=2, verbose=False)
+    np.random.seed(seed)
+    per_digit = []
+    for image in x.split(1):
+        before = counter.images
+        x_adv = torch.from_numpy(attack.generate(image.numpy()))
+        per_digit.append((x_adv, counter.images - before))
+    return per_digit, counter.images
+
+
+def simba_runs(net, x, y, basis: str, eps: float, max_iter: int, seeds: int) -> dict:
+    """Ours and ART's SimBA, seed after seed, at ``1 + 2·max_iter`` queries per digit: success (seeds, N),
+    queries (seeds, N) and seconds for each."""
+    from advcourse.attacks import simba
+
+    runs = {"ours": {"success": [], "queries": [], "seconds": 0.0, "images": 0},
+            "art": {"success": [], "queries": [], "seconds": 0.0, "images": 0}}
+    for seed in range(seeds):
+        counter = QueryCounter(net)
+        t = time.perf_counter()
+        _, info = simba(counter, x, y, eps=eps, max_queries=1 + 2 * max_iter, basis=basis, low_freq=2, stride=2,
+                        generator=torch.Generator().manual_seed(seed), return_info=True)
+        runs["ours"]["seconds"] += time.perf_counter() - t
+        runs["ours"]["images"] += counter.images
+        runs["ours"]["success"].append(info.success)
+        runs["ours"]["queries"].append(info.queries)
+        t = time.perf_counter()
+        per_digit, images = art_simba(net, x, basis, eps, max_iter, seed)
+        runs["art"]["seconds"] += time.perf_counter() - t
+        runs["art"]["images"] += images
+        with torch.no_grad():
+            runs["art"]["success"].append(net(torch.cat([a for a, _ in per_digit])).argmax(1) != y)
+        runs["art"]["queries"].append(torch.tensor([q for _, q in per_digit]))
+    return {who: {**r, "success": torch.stack(r["success"]), "queries": torch.stack(r["queries"])}
+            for who, r in runs.items()}
+
+
+def _median(q: torch.Tensor, mask: torch.Tensor) -> float | None:
+    return float(q[mask].float().median()) if mask.any() else None
+
+
+def simba_vs_art(seeds: int, eps: float = 0.2, budgets=(15, 30)) -> list[dict]:
+    from attacks import trained_digits_cnn
+
+    net, x, y = trained_digits_cnn()
+    rows = []
+    for basis in ("pixel", "dct"):
+        for max_iter in budgets:
+            runs = simba_runs(net, x, y, basis, eps, max_iter, seeds)
+            both = runs["ours"]["success"] & runs["art"]["success"]
+            row = {"basis": basis, "eps": eps, "art_max_iter": max_iter, "queries_per_digit": 1 + 2 * max_iter,
+                   "digits": len(x), "seeds": seeds}
+            for who, r in runs.items():
+                rate = r["success"].float().mean(1)
+                row[who] = {"success_rate": float(rate.mean()), "success_rate_per_seed": rate.tolist(),
+                            "median_queries_to_success": _median(r["queries"], r["success"]),
+                            "median_queries_per_seed": [_median(q, s) for q, s in zip(r["queries"], r["success"])],
+                            "median_queries_where_both_succeeded": _median(r["queries"], both),
+                            "seconds": r["seconds"], "images": r["images"],
+                            "seconds_per_image": r["seconds"] / r["images"],
+                            "success_per_seed_and_digit": r["success"].tolist(),
+                            "queries_per_seed_and_digit": r["queries"].tolist()}
+            row["ours_per_image_over_art_per_image"] = row["ours"]["seconds_per_image"] / row["art"]["seconds_per_image"]
+            rows.append(row)
+    return rows
+
+
+def _rate(d: dict) -> str:
+    """'mean % (lowest–highest seed %)'."""
+    per_seed = d["success_rate_per_seed"]
+    return f"{d['success_rate']:.1%} ({min(per_seed):.0%}–{max(per_seed):.0%})"
+
+
+def simba_table(rows: list[dict]) -> list[str]:
+    lines = ["", f"SimBA vs ART, digits CNN, {rows[0]['digits']} digits, eps {rows[0]['eps']:g}, "
+                 f"{rows[0]['seeds']} seeds", "",
+             "| basis | queries/digit | success ours (per seed) | success ART (per seed) | median queries to success "
+             "ours / ART | ... where both succeeded | s per queried image ours / ART | ratio |",
+             "|---|---:|---|---|---|---|---|---:|"]
+    for r in rows:
+        o, a = r["ours"], r["art"]
+        lines.append(f"| {r['basis']} | {r['queries_per_digit']} | {_rate(o)} | {_rate(a)} | "
+                     f"{o['median_queries_to_success']:g} / {a['median_queries_to_success']:g} | "
+                     f"{o['median_queries_where_both_succeeded']:g} / {a['median_queries_where_both_succeeded']:g} | "
+                     f"{o['seconds_per_image'] * 1e3:.3f} / {a['seconds_per_image'] * 1e3:.3f} ms | "
+                     f"{r['ours_per_image_over_art_per_image']:.3f} |")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--photos", type=int, default=8)
@@ -167,20 +275,24 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=None)
-    ap.add_argument("--only", choices=["quality", "speed", "hopskipjump"], default=None, help="run one part")
+    ap.add_argument("--simba-seeds", type=int, default=10, help="seeds of the SimBA vs ART part")
+    ap.add_argument("--only", choices=["quality", "speed", "hopskipjump", "simba"], default=None, help="run one part")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    model = load_model(device="cpu")
-    x = load_samples().x[: args.photos]
-    with torch.no_grad():
-        y = model(x).argmax(1)
-    eps = args.eps / 255
     start = time.perf_counter()
     res = {"command": " ".join(sys.argv), "machine": machine(), "photos": args.photos, "eps": args.eps,
            "queries": args.queries}
     if args.only in (None, "hopskipjump"):
         res["hopskipjump"] = hopskipjump_vs_foolbox()
+    if args.only in (None, "simba"):
+        res["simba"] = simba_vs_art(args.simba_seeds)
+    if args.only in (None, "quality", "speed"):
+        model = load_model(device="cpu")
+        x = load_samples().x[: args.photos]
+        with torch.no_grad():
+            y = model(x).argmax(1)
+        eps = args.eps / 255
     if args.only in (None, "quality"):
         res["quality"] = quality(model, x, y, eps, args.queries, args.seeds)
     if args.only in (None, "speed"):
@@ -203,6 +315,8 @@ def main(argv: list[str] | None = None) -> dict:
         lines += [f"HopSkipJump, digits, {r['queries_per_image']} queries/image: ours success {r['ours_success']:.0%} "
                   f"median L2 {r['ours_median_l2']:.3f}; foolbox ({r['foolbox_steps']} steps) success "
                   f"{r['foolbox_success']:.0%} median L2 {r['foolbox_median_l2']:.3f}"]
+    if "simba" in res:
+        lines += simba_table(res["simba"])
     save_results(res, "black_box", "\n".join(lines + [""]))
     return res
 
