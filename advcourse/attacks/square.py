@@ -200,15 +200,17 @@ def _l2_side(p: float, h: int, w: int) -> int:
 def _l2_start(m: int, like: Tensor, eps: float, generator: torch.Generator | None) -> Tensor:
     """Sec. 3.3's start for ``m`` samples, (M, C, H, W) with L2 norm ``eps`` per sample.
 
-    The image is tiled with windows of side min(H, W) // 5 (a 5×5 grid on a square image, centred);
-    each tile holds a meta window (:func:`_meta_windows`) with a random sign per channel.
+    A grid of tiles of side s = min(H, W) // 5, each holding a meta window (:func:`_meta_windows`)
+    with a random sign per channel. As in the reference code, the grid starts where a centred 5×5
+    grid would and runs on while whole tiles fit: 5×5 on a 224 px image; on an 8×8 one (s = 1) it
+    leaves the first row and column alone, often empty background on small digits.
     """
     _, c, h, w = like.shape
     side = max(1, min(h, w) // 5)
-    rows, cols = h // side, w // side
+    top, left = (h - 5 * side) // 2, (w - 5 * side) // 2
+    rows, cols = (h - top) // side, (w - left) // side
     tiles = _signs((m, c, rows, cols, 1, 1), like, generator) * _meta_windows((m, 1, rows, cols), side, like, generator)
     grid = tiles.permute(0, 1, 2, 4, 3, 5).reshape(m, c, rows * side, cols * side)  # tile (i, j) -> pixels
-    top, left = (h - rows * side) // 2, (w - cols * side) // 2
     delta = like.new_zeros(m, c, h, w)
     delta[:, :, top:top + rows * side, left:left + cols * side] = grid
     return eps * delta / _norm(delta, (1, 2, 3))
