@@ -20,6 +20,10 @@ What it measures, on the embedded EfficientNet-Lite0 and the first ``--photos`` 
    (32 test digits): foolbox runs 5 and 10 iterations, its queries per image are counted, and ours
    gets that many per image; success rate and median L2 of both (``--only hopskipjump``).
 
+4. **Square L2 vs torchattacks** ``Square(norm="L2")`` on the trained ``DigitsCNN`` (the first
+   ``--digits`` test digits, L2 ``--l2-eps``, ``--queries``, ``p_init`` 0.3): success rate, success
+   within 20 queries and median queries where both succeeded, per seed (``--only square_l2``).
+
 Timing: contenders take turns (interleaved) for ``--repeats`` rounds; the median is kept.
 """
 
@@ -159,6 +163,37 @@ def hopskipjump_vs_foolbox(steps_list=(5, 10)) -> list[dict]:
     return rows
 
 
+def square_l2_vs_torchattacks(n: int, eps: float, queries: int, seeds: int, p_init: float = 0.3) -> dict:
+    """Square L2, ours against torchattacks on ``n`` test digits: per-seed success, success within 20
+    queries and median queries where both succeeded (queries from the start point for both)."""
+    from advcourse.attacks._toy import trained_digits_cnn
+    from advcourse.datasets import load_digits
+
+    net, x = trained_digits_cnn(), load_digits().x_test[:n]
+    with torch.no_grad():
+        y = net(x).argmax(1)
+    import torchattacks
+
+    out = {"digits": n, "eps": eps, "queries": queries, "p_init": p_init, "ours": [], "torchattacks": []}
+    for seed in range(seeds):
+        _, info = square(net, x, y, eps=eps, max_queries=queries + 2, norm="l2", p_init=p_init,
+                         generator=torch.Generator().manual_seed(seed), return_info=True)
+        attack = torchattacks.Square(net, norm="L2", eps=eps, n_queries=queries, p_init=p_init, loss="margin",
+                                     resc_schedule=True, seed=seed)
+        attack.init_hyperparam(x)  # what its perturb() does before attack_single_run
+        torch.manual_seed(seed)
+        n_queries, x_best = attack.attack_single_run(x, y)
+        with torch.no_grad():
+            runs = {"ours": (info.success, info.queries - 1), "torchattacks": (net(x_best).argmax(1) != y,
+                                                                               n_queries.long())}
+        both = runs["ours"][0] & runs["torchattacks"][0]
+        for who, (success, q) in runs.items():
+            out[who].append({"success": float(success.float().mean()),
+                             "within_20": float((success & (q <= 20)).float().mean()),
+                             "median_where_both": float(q[both].float().median()) if both.any() else None})
+    return out
+
+
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--photos", type=int, default=8)
@@ -167,7 +202,10 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=None)
-    ap.add_argument("--only", choices=["quality", "speed", "hopskipjump"], default=None, help="run one part")
+    ap.add_argument("--only", choices=["quality", "speed", "hopskipjump", "square_l2"], default=None,
+                    help="run one part")
+    ap.add_argument("--digits", type=int, default=128, help="test digits for the Square L2 comparison")
+    ap.add_argument("--l2-eps", type=float, default=0.75, help="L2 budget of the Square L2 comparison")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -181,6 +219,8 @@ def main(argv: list[str] | None = None) -> dict:
            "queries": args.queries}
     if args.only in (None, "hopskipjump"):
         res["hopskipjump"] = hopskipjump_vs_foolbox()
+    if args.only in (None, "square_l2"):
+        res["square_l2"] = square_l2_vs_torchattacks(args.digits, args.l2_eps, args.queries, args.seeds)
     if args.only in (None, "quality"):
         res["quality"] = quality(model, x, y, eps, args.queries, args.seeds)
     if args.only in (None, "speed"):
@@ -203,6 +243,15 @@ def main(argv: list[str] | None = None) -> dict:
         lines += [f"HopSkipJump, digits, {r['queries_per_image']} queries/image: ours success {r['ours_success']:.0%} "
                   f"median L2 {r['ours_median_l2']:.3f}; foolbox ({r['foolbox_steps']} steps) success "
                   f"{r['foolbox_success']:.0%} median L2 {r['foolbox_median_l2']:.3f}"]
+    if "square_l2" in res:
+        r = res["square_l2"]
+        lines += ["", f"Square L2, digits, {r['digits']} test digits, eps {r['eps']:g}, {r['queries']} queries",
+                  "", "| seed | success ours / torchattacks | within 20 queries | median queries where both "
+                      "succeeded |",
+                  "|---|---|---|---|"]
+        lines += [f"| {s} | {o['success']:.1%} / {t['success']:.1%} | {o['within_20']:.1%} / {t['within_20']:.1%} | "
+                  f"{o['median_where_both']} / {t['median_where_both']} |"
+                  for s, (o, t) in enumerate(zip(r["ours"], r["torchattacks"]))]
     save_results(res, "black_box", "\n".join(lines + [""]))
     return res
 

@@ -47,8 +47,8 @@ CASES = {
                                                           "diversity_prob": 0.5, "generator": _gen(), **k}), INF, 0.05),
     "square": (lambda m, x, y, **k: square(m, x, y, **{"eps": 0.05, "max_queries": 30, "generator": _gen(), **k}),
                INF, 0.05),
-    "square-l2": (lambda m, x, y, **k: square(m, x, y, **{"eps": 0.5, "max_queries": 30, "norm": "l2", "generator": _gen(),
-                                                          **k}), 2, 0.5),
+    "square-l2": (lambda m, x, y, **k: square(m, x, y, **{"eps": 0.5, "max_queries": 30, "norm": "l2",
+                                                          "generator": _gen(), **k}), 2, 0.5),
     "simba-pixel": (lambda m, x, y, **k: simba(m, x, y, **{"eps": 0.05, "max_queries": 30, "basis": "pixel",
                                                            "generator": _gen(), **k}), INF, 0.05),
     "simba-dct": (lambda m, x, y, **k: simba(m, x, y, **{"eps": 0.05, "max_queries": 30, "generator": _gen(), **k}),
@@ -281,7 +281,8 @@ def test_square_keeps_only_improvements(norm, eps):
         queried = [(b, m) for owner, b, m in recorder.seen if owner == i]
         assert len(queried) == int(info.queries[i]) and torch.equal(queried[0][0], x[i])
         best = min(range(1, len(queried)), key=lambda k: queried[k][1])  # from the start on (always kept)
-        assert torch.equal(x_adv[i], queried[best][0]) and queried[best][1] == pytest.approx(float(kept[-1, i]), abs=1e-12)
+        assert torch.equal(x_adv[i], queried[best][0])
+        assert queried[best][1] == pytest.approx(float(kept[-1, i]), abs=1e-12)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
@@ -296,6 +297,12 @@ def test_square_l2_stays_in_the_ball_and_the_box(dtype, eps):
     x_adv = square(net, x, eps=eps, max_queries=60, norm="l2", generator=_gen())
     assert x_adv.dtype == dtype and x_adv.min() >= 0 and x_adv.max() <= 1
     assert ((x_adv - x).flatten(1).norm(dim=1) <= eps * (1 + 1e-6)).all()
+    for side in (1, 2, 4):  # images smaller than the 5×5 start grid and the 3-pixel windows
+        small = Linear(torch.randn(10, C * side * side, generator=g, dtype=dtype), torch.zeros(10, dtype=dtype))
+        corner = x[:, :, :side, :side].contiguous()
+        x_adv = square(small, corner, eps=eps, max_queries=20, norm="l2", generator=_gen())
+        assert x_adv.shape == corner.shape and x_adv.min() >= 0 and x_adv.max() <= 1
+        assert ((x_adv - corner).flatten(1).norm(dim=1) <= eps * (1 + 1e-6)).all()
 
 
 def test_square_l2_queries_spend_the_whole_budget_away_from_the_box():

@@ -79,7 +79,7 @@ ATTACKS: dict[str, AttackSpec] = {
         AttackSpec("mifgsm", mifgsm, "white", True, (INF,), "Dong et al., arXiv:1710.06081",
                    2018, True, "I-FGSM with momentum (and optional input diversity): made on a surrogate to transfer."),
         AttackSpec("square", square, "black", True, (INF, 2.0), "Andriushchenko et al., arXiv:1912.00833",
-                   2020, True, "Random square updates (±eps in L∞), kept when the margin drops: scores only, no gradients."),
+                   2020, True, "Random square updates (±eps in L∞), kept when the margin drops: scores only."),
         AttackSpec("simba", simba, "black", True, (2.0,), "Guo et al., arXiv:1905.07121",
                    2019, True, "±eps along one random pixel or low-frequency direction at a time: scores only."),
         AttackSpec("hopskipjump", hopskipjump, "black", True, (2.0,), "Chen, Jordan & Wainwright, arXiv:1904.02144",

@@ -24,8 +24,8 @@ _HALVINGS = (10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000)
 
 
 def square(model: nn.Module, x: Tensor, y: Tensor | None = None, *, eps: float, max_queries: int,
-           norm: float | str = _core.INF, p_init: float = 0.05, targeted: bool = False, clip_min: float = 0.0, clip_max: float = 1.0,
-           generator: torch.Generator | None = None,
+           norm: float | str = _core.INF, p_init: float = 0.05, targeted: bool = False, clip_min: float = 0.0,
+           clip_max: float = 1.0, generator: torch.Generator | None = None,
            return_info: bool = False) -> Tensor | tuple[Tensor, QueryInfo]:
     """Random search in the L∞ or L2 ball: keep a random square update whenever it lowers the margin.
 
@@ -65,8 +65,8 @@ def square(model: nn.Module, x: Tensor, y: Tensor | None = None, *, eps: float, 
 
     Notes:
         Batched with an active set: a sample stops querying once it succeeds or spends its budget.
-        Each sample draws its own squares (positions, colours, orientations). The model's train/eval mode and
-        ``requires_grad`` flags are restored, even if this raises.
+        Each sample draws its own squares (positions, colours, orientations). The model's train/eval
+        mode and ``requires_grad`` flags are restored, even if this raises.
 
     Example:
         >>> x_adv, info = square(model, x, y, eps=8/255, max_queries=1000, return_info=True)
@@ -92,9 +92,11 @@ def square(model: nn.Module, x: Tensor, y: Tensor | None = None, *, eps: float, 
         best = _blackbox.margin(logits, y, targeted)
         x_best, best_logits = x.clone(), logits.clone()
         rows = (best > 0).nonzero().squeeze(1) if eps > 0 and max_queries > 1 else best.new_zeros(0, dtype=torch.long)
-        if rows.numel():  # query 2: vertical stripes of ±eps (L∞, Sec. 3.2) or meta windows (L2, Sec. 3.3)
-            start = eps * _signs((rows.numel(), c, 1, w), x, generator) if norm == _core.INF else \
-                _l2_start(rows.numel(), x, eps, generator)
+        if rows.numel():  # query 2: the start, always kept
+            if norm == _core.INF:  # vertical stripes of ±eps (Sec. 3.2)
+                start = eps * _signs((rows.numel(), c, 1, w), x, generator)
+            else:  # meta windows, L2 norm eps (Sec. 3.3)
+                start = _l2_start(rows.numel(), x, eps, generator)
             _try(model, rows, _core.clip(x[rows] + start, clip_min, clip_max), y, targeted,
                  x_best, best, best_logits, queries, accept_all=True)
         for i in range(2, max_queries):
@@ -102,7 +104,7 @@ def square(model: nn.Module, x: Tensor, y: Tensor | None = None, *, eps: float, 
             if rows.numel() == 0:
                 break
             # the schedule runs over the square iterations alone (the reference code's i_iter from 0
-            # of n_queries), not over the two queries spent on x and on the stripes
+            # of n_queries), not over the two queries spent on x and on the start
             p = square_fraction(p_init, i - 2, max_queries - 2)
             if norm == _core.INF:
                 candidate = _paint_square(x, x_best, rows, _side(p, h, w), eps, clip_min, clip_max, generator)
@@ -207,7 +209,7 @@ def _l2_start(m: int, like: Tensor, eps: float, generator: torch.Generator | Non
     """
     _, c, h, w = like.shape
     side = max(1, min(h, w) // 5)
-    top, left = (h - 5 * side) // 2, (w - 5 * side) // 2
+    top, left = max(0, (h - 5 * side) // 2), max(0, (w - 5 * side) // 2)
     rows, cols = (h - top) // side, (w - left) // side
     tiles = _signs((m, c, rows, cols, 1, 1), like, generator) * _meta_windows((m, 1, rows, cols), side, like, generator)
     grid = tiles.permute(0, 1, 2, 4, 3, 5).reshape(m, c, rows * side, cols * side)  # tile (i, j) -> pixels
