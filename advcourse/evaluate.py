@@ -480,15 +480,14 @@ def autoattack_list(eps: float, *, norm: float = _core.INF, steps: int = 100,
     """The default list of :func:`worst_case`, after AutoAttack (Croce & Hein 2020, arXiv:2003.01690).
 
     APGD with cross-entropy, then APGD-T (targeted DLR towards the 3 most likely wrong classes),
-    then Square (score-based black box, L∞ only): two losses and a gradient-free attack, so a
-    defence that fools one kind of attack still meets the others.
+    then Square (score-based black box, in the same norm): two losses and a gradient-free attack,
+    so a defence that fools one kind of attack still meets the others.
     """
     attacks: dict[str, dict[str, Any]] = {
         "APGD-CE": {"attack": "apgd", "eps": eps, "norm": norm, "steps": steps, "loss": "ce"},
         "APGD-T (DLR)": {"attack": _apgd_targeted, "eps": eps, "norm": norm, "steps": steps},
+        "Square": {"attack": "square", "eps": eps, "norm": norm, "max_queries": max_queries},
     }
-    if norm == _core.INF:
-        attacks["Square"] = {"attack": "square", "eps": eps, "max_queries": max_queries}
     return attacks
 
 

@@ -26,6 +26,9 @@ What it measures, on the embedded EfficientNet-Lite0 and the first ``--photos`` 
    rate (mean and per-seed range), median queries to success (the first query at ``x`` counted by
    both), and seconds per queried image (both counted by ``QueryCounter``; ours and ART take turns
    seed by seed) (``--only simba``).
+4. **Square L2 vs torchattacks** ``Square(norm="L2")`` on the trained ``DigitsCNN`` (the first
+   ``--digits`` test digits, L2 ``--l2-eps``, ``--queries``, ``p_init`` 0.3): success rate, success
+   within 20 queries and median queries where both succeeded, per seed (``--only square_l2``).
 
 Timing: contenders take turns (interleaved) for ``--repeats`` rounds; the median is kept.
 """
@@ -265,6 +268,35 @@ def simba_table(rows: list[dict]) -> list[str]:
                      f"{o['seconds_per_image'] * 1e3:.3f} / {a['seconds_per_image'] * 1e3:.3f} ms | "
                      f"{r['ours_per_image_over_art_per_image']:.3f} |")
     return lines
+def square_l2_vs_torchattacks(n: int, eps: float, queries: int, seeds: int, p_init: float = 0.3) -> dict:
+    """Square L2, ours against torchattacks on ``n`` test digits: per-seed success, success within 20
+    queries and median queries where both succeeded (queries from the start point for both)."""
+    from advcourse.attacks._toy import trained_digits_cnn
+    from advcourse.datasets import load_digits
+
+    net, x = trained_digits_cnn(), load_digits().x_test[:n]
+    with torch.no_grad():
+        y = net(x).argmax(1)
+    import torchattacks
+
+    out = {"digits": n, "eps": eps, "queries": queries, "p_init": p_init, "ours": [], "torchattacks": []}
+    for seed in range(seeds):
+        _, info = square(net, x, y, eps=eps, max_queries=queries + 2, norm="l2", p_init=p_init,
+                         generator=torch.Generator().manual_seed(seed), return_info=True)
+        attack = torchattacks.Square(net, norm="L2", eps=eps, n_queries=queries, p_init=p_init, loss="margin",
+                                     resc_schedule=True, seed=seed)
+        attack.init_hyperparam(x)  # what its perturb() does before attack_single_run
+        torch.manual_seed(seed)
+        n_queries, x_best = attack.attack_single_run(x, y)
+        with torch.no_grad():
+            runs = {"ours": (info.success, info.queries - 1), "torchattacks": (net(x_best).argmax(1) != y,
+                                                                               n_queries.long())}
+        both = runs["ours"][0] & runs["torchattacks"][0]
+        for who, (success, q) in runs.items():
+            out[who].append({"success": float(success.float().mean()),
+                             "within_20": float((success & (q <= 20)).float().mean()),
+                             "median_where_both": float(q[both].float().median()) if both.any() else None})
+    return out
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -276,7 +308,10 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--simba-seeds", type=int, default=10, help="seeds of the SimBA vs ART part")
-    ap.add_argument("--only", choices=["quality", "speed", "hopskipjump", "simba"], default=None, help="run one part")
+    ap.add_argument("--only", choices=["quality", "speed", "hopskipjump", "simba", "square_l2"], default=None,
+                    help="run one part")
+    ap.add_argument("--digits", type=int, default=128, help="test digits for the Square L2 comparison")
+    ap.add_argument("--l2-eps", type=float, default=0.75, help="L2 budget of the Square L2 comparison")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -293,6 +328,8 @@ def main(argv: list[str] | None = None) -> dict:
         with torch.no_grad():
             y = model(x).argmax(1)
         eps = args.eps / 255
+    if args.only in (None, "square_l2"):
+        res["square_l2"] = square_l2_vs_torchattacks(args.digits, args.l2_eps, args.queries, args.seeds)
     if args.only in (None, "quality"):
         res["quality"] = quality(model, x, y, eps, args.queries, args.seeds)
     if args.only in (None, "speed"):
@@ -317,6 +354,15 @@ def main(argv: list[str] | None = None) -> dict:
                   f"{r['foolbox_success']:.0%} median L2 {r['foolbox_median_l2']:.3f}"]
     if "simba" in res:
         lines += simba_table(res["simba"])
+    if "square_l2" in res:
+        r = res["square_l2"]
+        lines += ["", f"Square L2, digits, {r['digits']} test digits, eps {r['eps']:g}, {r['queries']} queries",
+                  "", "| seed | success ours / torchattacks | within 20 queries | median queries where both "
+                      "succeeded |",
+                  "|---|---|---|---|"]
+        lines += [f"| {s} | {o['success']:.1%} / {t['success']:.1%} | {o['within_20']:.1%} / {t['within_20']:.1%} | "
+                  f"{o['median_where_both']} / {t['median_where_both']} |"
+                  for s, (o, t) in enumerate(zip(r["ours"], r["torchattacks"]))]
     save_results(res, "black_box", "\n".join(lines + [""]))
     return res
 

@@ -1,5 +1,5 @@
 """The black-box attacks of 09_black_box under the attack contract: MI-FGSM (and the ensemble / transfer
-table), Square, SimBA and HopSkipJump. Budgets, ranges, seeds, model state, query counts checked by a
+table), Square (L∞ and L2), SimBA and HopSkipJump. Budgets, ranges, seeds, model state, query counts checked by a
 wrapper outside the attack, and closed-form answers on linear models."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from test_attacks_contract import _assert_same_state, _Boom, _messy_model, _stat
 from torch import nn
 
 from advcourse.attacks import ATTACKS, QueryCounter, hopskipjump, mifgsm, pgd, simba, square
+from advcourse.attacks._blackbox import margin
 from advcourse.attacks._toy import Linear, linear, tiny_cnn
 from advcourse.transfer import TRANSFER_ATTACKS, Ensemble, transfer_table
 
@@ -47,6 +48,8 @@ CASES = {
                                                           "diversity_prob": 0.5, "generator": _gen(), **k}), INF, 0.05),
     "square": (lambda m, x, y, **k: square(m, x, y, **{"eps": 0.05, "max_queries": 30, "generator": _gen(), **k}),
                INF, 0.05),
+    "square-l2": (lambda m, x, y, **k: square(m, x, y, **{"eps": 0.5, "max_queries": 30, "norm": "l2",
+                                                          "generator": _gen(), **k}), 2, 0.5),
     "simba-pixel": (lambda m, x, y, **k: simba(m, x, y, **{"eps": 0.05, "max_queries": 30, "basis": "pixel",
                                                            "generator": _gen(), **k}), INF, 0.05),
     "simba-dct": (lambda m, x, y, **k: simba(m, x, y, **{"eps": 0.05, "max_queries": 30, "generator": _gen(), **k}),
@@ -54,7 +57,7 @@ CASES = {
     "hopskipjump": (lambda m, x, y, **k: hopskipjump(m, x, y, **{"max_queries": 300, "init_evals": 20,
                                                                  "generator": _gen(), **k}), 2, INF),
 }
-QUERY_CASES = ["square", "simba-pixel", "simba-dct", "hopskipjump"]
+QUERY_CASES = ["square", "square-l2", "simba-pixel", "simba-dct", "hopskipjump"]
 
 
 # ----------------------------------------------------------------------------- outputs and budgets
@@ -69,7 +72,7 @@ def test_output_in_box_and_ball(case, net, x):
     assert not torch.equal(x_adv, x)  # it did something
 
 
-@pytest.mark.parametrize("case", ["mifgsm", "di-mifgsm", "square", "simba-pixel", "simba-dct"])
+@pytest.mark.parametrize("case", ["mifgsm", "di-mifgsm", "square", "square-l2", "simba-pixel", "simba-dct"])
 def test_zero_budget_is_identity(case, net, x):
     assert torch.equal(CASES[case][0](net, x, None, eps=0.0), x)
 
@@ -119,7 +122,7 @@ def test_queries_counted_by_the_wrapper(case, max_queries, net, x):
     assert info.success.tolist() == (counted.model(x_adv).argmax(1) != info.y).tolist()
 
 
-@pytest.mark.parametrize("case", ["square", "simba-dct"])
+@pytest.mark.parametrize("case", ["square", "square-l2", "simba-dct"])
 def test_finished_samples_stop_querying(case, x):
     """A sample already misclassified at x costs exactly one query; the others may use the budget."""
     net = linear((C, H, W), num_classes=10, seed=3, dtype=torch.float64)
@@ -274,6 +277,90 @@ def test_square_breaks_a_linear_model_and_keeps_only_improvements():
     assert (x_adv - x).abs().max() <= 0.2 + 1e-12
 
 
+class _Recorder(nn.Module):
+    """Keeps every queried image and its margin for the true label ``y`` of its nearest clean image."""
+
+    def __init__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor):
+        super().__init__()
+        self.model, self.x, self.y, self.seen = model, x, y, []
+
+    def forward(self, batch: torch.Tensor) -> torch.Tensor:
+        logits = self.model(batch)
+        owner = torch.cdist(batch.flatten(1), self.x.flatten(1)).argmin(1)
+        self.seen += [(int(i), b.clone(), float(margin(z[None], self.y[i, None], False))) for i, b, z in
+                      zip(owner, batch, logits)]
+        return logits
+
+
+@pytest.mark.parametrize("norm, eps", [("linf", 0.05), ("l2", 0.5)])
+def test_square_keeps_only_improvements(norm, eps):
+    """The kept point's margin never goes up from one query to the next, and the point returned is
+    the best of everything queried from the start on. (A tiny ``p_init`` keeps the windows at their
+    smallest side, so a run with a smaller budget is the beginning of a run with a larger one.)"""
+    net = linear((3, 8, 8), num_classes=10, seed=1, dtype=torch.float64)
+    x = torch.rand(4, 3, 8, 8, generator=_gen(2), dtype=torch.float64)
+    with torch.no_grad():
+        y = net(x).argmax(1)
+
+    def run(model: nn.Module, budget: int):
+        return square(model, x, y, eps=eps, max_queries=budget, norm=norm, p_init=1e-3, generator=_gen(),
+                      return_info=True)
+
+    with torch.no_grad():
+        kept = torch.stack([margin(net(run(net, budget)[0]), y, False) for budget in range(2, 41)])  # (39, 4)
+    assert (kept[1:] <= kept[:-1]).all() and (kept[1:] < kept[:-1]).any()
+    recorder = _Recorder(net, x, y)
+    x_adv, info = run(recorder, 40)
+    for i in range(len(x)):
+        queried = [(b, m) for owner, b, m in recorder.seen if owner == i]
+        assert len(queried) == int(info.queries[i]) and torch.equal(queried[0][0], x[i])
+        best = min(range(1, len(queried)), key=lambda k: queried[k][1])  # from the start on (always kept)
+        assert torch.equal(x_adv[i], queried[best][0])
+        assert queried[best][1] == pytest.approx(float(kept[-1, i]), abs=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("eps", [0.3, 2.0, 10.0])
+def test_square_l2_stays_in_the_ball_and_the_box(dtype, eps):
+    """On random images with many pixels on the box's faces: ‖x_adv − x‖₂ <= eps for every sample."""
+    net = tiny_cnn(seed=0, dtype=dtype)
+    g = _gen(4)
+    x = torch.rand(N, C, H, W, generator=g, dtype=dtype)
+    x[torch.rand(N, C, H, W, generator=g, dtype=dtype) < 0.3] = 0.0
+    x[torch.rand(N, C, H, W, generator=g, dtype=dtype) < 0.3] = 1.0
+    x_adv = square(net, x, eps=eps, max_queries=60, norm="l2", generator=_gen())
+    assert x_adv.dtype == dtype and x_adv.min() >= 0 and x_adv.max() <= 1
+    assert ((x_adv - x).flatten(1).norm(dim=1) <= eps * (1 + 1e-6)).all()
+    for side in (1, 2, 4):  # images smaller than the 5×5 start grid and the 3-pixel windows
+        small = Linear(torch.randn(10, C * side * side, generator=g, dtype=dtype), torch.zeros(10, dtype=dtype))
+        corner = x[:, :, :side, :side].contiguous()
+        x_adv = square(small, corner, eps=eps, max_queries=20, norm="l2", generator=_gen())
+        assert x_adv.shape == corner.shape and x_adv.min() >= 0 and x_adv.max() <= 1
+        assert ((x_adv - corner).flatten(1).norm(dim=1) <= eps * (1 + 1e-6)).all()
+
+
+def test_square_l2_queries_spend_the_whole_budget_away_from_the_box():
+    """Algorithm 3 moves mass, it never loses it: where no pixel is clipped, every queried point
+    after the first lies on the sphere ‖x' − x‖₂ = eps."""
+    net = tiny_cnn(seed=0, dtype=torch.float64)
+    x = 0.4 + 0.2 * torch.rand(N, C, H, W, generator=_gen(5), dtype=torch.float64)
+    with torch.no_grad():
+        y = net(x).argmax(1)
+    recorder = _Recorder(net, x, y)
+    square(recorder, x, y, eps=0.5, max_queries=30, norm="l2", generator=_gen())
+    norms = torch.tensor([float((b - x[i]).norm()) for i, b, _ in recorder.seen if not torch.equal(b, x[i])])
+    assert len(norms) == len(recorder.seen) - N and torch.allclose(norms, torch.full_like(norms, 0.5))
+
+
+def test_square_l2_breaks_a_linear_model():
+    net = linear((3, 8, 8), num_classes=10, seed=1, dtype=torch.float64)
+    x = torch.rand(8, 3, 8, 8, generator=_gen(2), dtype=torch.float64)
+    x_adv, info = square(net, x, eps=1.0, max_queries=200, norm="l2", generator=_gen(), return_info=True)
+    assert info.success.all() and (info.queries < 200).all()
+    assert ((x_adv - x).flatten(1).norm(dim=1) <= 1.0 + 1e-12).all()
+    assert (x_adv - x).abs().max() > 0.2  # an L2 budget lets some pixels move far (no L∞ bound)
+
+
 @pytest.mark.parametrize("attack", [
     lambda m, x, t: square(m, x, t, eps=0.3, max_queries=300, targeted=True, generator=_gen(), return_info=True),
     lambda m, x, t: simba(m, x, t, eps=0.3, max_queries=600, basis="pixel", targeted=True, generator=_gen(),
@@ -325,6 +412,9 @@ def test_hopskipjump_targeted_needs_a_start(net, x):
     (lambda m, x: square(m, x, eps=0.1, max_queries=5, p_init=1.5), "p_init"),
     (lambda m, x: square(m, x, eps=0.1, max_queries=5, p_init=0), "p_init"),
     (lambda m, x: square(m, x, eps=0.1, max_queries=5, targeted=True), "y"),
+    (lambda m, x: square(m, x, eps=0.1, max_queries=5, norm="l1"), "norm"),
+    (lambda m, x: square(m, x, eps=0.1, max_queries=5, norm="L3"), "norm"),
+    (lambda m, x: square(m, x, eps=0.1, max_queries=5, norm=None), "norm"),
     (lambda m, x: simba(m, x, max_queries=5, basis="wavelet"), "basis"),
     (lambda m, x: simba(m, x, max_queries=5.5), "max_queries"),
     (lambda m, x: hopskipjump(m, x, max_queries=5, x_init=x[:1]), "x_init"),
@@ -399,3 +489,4 @@ def test_registry_lists_the_black_box_attacks():
         spec = ATTACKS[name]
         assert spec.box == "black" and spec.needs_model and spec.fn.__name__ == name
     assert ATTACKS["mifgsm"].box == "white" and ATTACKS["mifgsm"].norms == (INF,)
+    assert ATTACKS["square"].norms == (INF, 2.0)

@@ -54,7 +54,8 @@ def test_queries_count_the_images_each_attack_sent(digits):
 def test_default_list_is_autoattack_and_renders_without_times(digits):
     net, x, y = digits
     assert list(autoattack_list(0.1)) == ["APGD-CE", "APGD-T (DLR)", "Square"]
-    assert list(autoattack_list(0.5, norm=2.0)) == ["APGD-CE", "APGD-T (DLR)"]
+    assert list(autoattack_list(0.5, norm=2.0)) == ["APGD-CE", "APGD-T (DLR)", "Square"]
+    assert autoattack_list(0.5, norm=2.0)["Square"]["norm"] == 2.0
     result = worst_case(net, x[:24], y[:24], autoattack_list(0.1, steps=10, max_queries=50))
     text = str(result)
     assert "worst case" in text and "seconds" not in text and "seconds" in result.table(seconds=True)
