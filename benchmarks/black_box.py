@@ -36,6 +36,7 @@ Timing: contenders take turns (interleaved) for ``--repeats`` rounds; the median
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -114,7 +115,56 @@ def quality(model, x, y, eps, queries, seeds) -> dict:
             "success_per_seed_and_photo": [s.tolist() for s, _ in runs],
             "queries_per_seed_and_photo": [q.tolist() for _, q in runs],
         }
+    out["noise"] = photo_bootstrap(out)
     return out
+
+
+def _median_or_nan(q: torch.Tensor, mask: torch.Tensor) -> float:
+    return float(q[mask].median()) if mask.any() else float("nan")
+
+
+def photo_bootstrap(out: dict, draws: int = 4000, seed: int = 0) -> dict:
+    """How much of the difference between ours and torchattacks is which photos were drawn.
+
+    Resamples the photos with replacement (every seed of a drawn photo comes along) and reports 90 %
+    intervals of (ours − torchattacks) success rate and of ours / torchattacks median queries over the
+    runs both broke; plus the paired runs (same seed and photo, both broke): how often ours needed
+    fewer queries, how often more, and the geometric mean of the query ratio.
+    """
+    success = {w: torch.tensor(out[w]["success_per_seed_and_photo"], dtype=torch.bool) for w in ("ours", "torchattacks")}
+    queries = {w: torch.tensor(out[w]["queries_per_seed_and_photo"], dtype=torch.float64) for w in success}
+    both = success["ours"] & success["torchattacks"]
+    g = torch.Generator().manual_seed(seed)
+    photos = both.shape[1]
+    diff, ratio = [], []
+    for _ in range(draws):
+        idx = torch.randint(photos, (photos,), generator=g)
+        diff.append(float(success["ours"][:, idx].double().mean() - success["torchattacks"][:, idx].double().mean()))
+        ratio.append(_median_or_nan(queries["ours"][:, idx], both[:, idx])
+                     / _median_or_nan(queries["torchattacks"][:, idx], both[:, idx]))
+    diff_t, ratio_t = torch.tensor(diff), torch.tensor(ratio)
+    searched = both & ((queries["ours"] > 1) | (queries["torchattacks"] > 1))  # not both on the stripes
+    q_o, q_t = queries["ours"][searched], queries["torchattacks"][searched]
+    return {
+        "success_difference_90": [float(diff_t.quantile(0.05)), float(diff_t.quantile(0.95))],
+        "median_ratio_where_both_90": [float(ratio_t.nanquantile(0.05)), float(ratio_t.nanquantile(0.95))],
+        "paired_runs_past_the_start": int(searched.sum()),
+        "ours_fewer": int((q_o < q_t).sum()), "ours_more": int((q_o > q_t).sum()),
+        "geometric_mean_query_ratio": float((q_o.log() - q_t.log()).mean().exp()) if q_o.numel() else None,
+        "only_ours_broke": int((success["ours"] & ~success["torchattacks"]).sum()),
+        "only_torchattacks_broke": int((success["torchattacks"] & ~success["ours"]).sum()),
+    }
+
+
+def noise_lines(noise: dict) -> list[str]:
+    lo, hi = noise["success_difference_90"]
+    rlo, rhi = noise["median_ratio_where_both_90"]
+    return ["", f"ours − torchattacks success, 90 % over resampled photos: {lo:+.1%} … {hi:+.1%}; "
+                f"median queries where both broke, ours / torchattacks: {rlo:.2f} … {rhi:.2f}",
+            f"paired runs past the start: {noise['paired_runs_past_the_start']} (ours fewer queries in "
+            f"{noise['ours_fewer']}, more in {noise['ours_more']}; geometric mean ratio "
+            f"{noise['geometric_mean_query_ratio']:.2f}); broken by ours only {noise['only_ours_broke']}, "
+            f"by torchattacks only {noise['only_torchattacks_broke']}"]
 
 
 def speed(model, x, y, eps, queries, repeats) -> dict:
@@ -312,7 +362,12 @@ def main(argv: list[str] | None = None) -> dict:
                     help="run one part")
     ap.add_argument("--digits", type=int, default=128, help="test digits for the Square L2 comparison")
     ap.add_argument("--l2-eps", type=float, default=0.75, help="L2 budget of the Square L2 comparison")
+    ap.add_argument("--summarise", metavar="JSON", default=None,
+                    help="print the photo bootstrap of an earlier --only quality result and exit")
     args = ap.parse_args(argv)
+    if args.summarise:
+        print("\n".join(noise_lines(photo_bootstrap(json.loads(Path(args.summarise).read_text())["quality"]))))
+        return {}
     if args.threads:
         torch.set_num_threads(args.threads)
     start = time.perf_counter()
@@ -344,6 +399,7 @@ def main(argv: list[str] | None = None) -> dict:
                   "|---|---|---|---|"]
         lines += [f"| {who} | {q[who]['success_rate']:.1%} | {q[who]['median_queries_to_success']} | "
                   f"{q[who]['median_queries_where_both_succeeded']} |" for who in ("ours", "torchattacks")]
+        lines += noise_lines(q["noise"])
     if "speed" in res:
         s = res["speed"]
         lines += ["", f"ours / its own forward passes: {s['ours_over_forward_passes']:.3f}; "
