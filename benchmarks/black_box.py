@@ -119,10 +119,6 @@ def quality(model, x, y, eps, queries, seeds) -> dict:
     return out
 
 
-def _median_or_nan(q: torch.Tensor, mask: torch.Tensor) -> float:
-    return float(q[mask].median()) if mask.any() else float("nan")
-
-
 def photo_bootstrap(out: dict, draws: int = 4000, seed: int = 0) -> dict:
     """How much of the difference between ours and torchattacks is which photos were drawn.
 
@@ -140,14 +136,15 @@ def photo_bootstrap(out: dict, draws: int = 4000, seed: int = 0) -> dict:
     for _ in range(draws):
         idx = torch.randint(photos, (photos,), generator=g)
         diff.append(float(success["ours"][:, idx].double().mean() - success["torchattacks"][:, idx].double().mean()))
-        ratio.append(_median_or_nan(queries["ours"][:, idx], both[:, idx])
-                     / _median_or_nan(queries["torchattacks"][:, idx], both[:, idx]))
+        if both[:, idx].any():
+            ratio.append(_median(queries["ours"][:, idx], both[:, idx])
+                         / _median(queries["torchattacks"][:, idx], both[:, idx]))
     diff_t, ratio_t = torch.tensor(diff), torch.tensor(ratio)
     searched = both & ((queries["ours"] > 1) | (queries["torchattacks"] > 1))  # not both on the stripes
     q_o, q_t = queries["ours"][searched], queries["torchattacks"][searched]
     return {
         "success_difference_90": [float(diff_t.quantile(0.05)), float(diff_t.quantile(0.95))],
-        "median_ratio_where_both_90": [float(ratio_t.nanquantile(0.05)), float(ratio_t.nanquantile(0.95))],
+        "median_ratio_where_both_90": [float(ratio_t.quantile(0.05)), float(ratio_t.quantile(0.95))],
         "paired_runs_past_the_start": int(searched.sum()),
         "ours_fewer": int((q_o < q_t).sum()), "ours_more": int((q_o > q_t).sum()),
         "geometric_mean_query_ratio": float((q_o.log() - q_t.log()).mean().exp()) if q_o.numel() else None,
