@@ -76,17 +76,17 @@ def replay(model: torch.nn.Module, x: torch.Tensor, sizes: list[int]) -> Callabl
     return run
 
 
-def ours(model, x, y, eps, queries, seed):
-    return square(model, x, y, eps=eps, max_queries=queries + 2, p_init=0.05,
+def ours(model, x, y, eps, queries, seed, norm="linf", p_init=0.05):
+    return square(model, x, y, eps=eps, max_queries=queries + 2, norm=norm, p_init=p_init,
                   generator=torch.Generator().manual_seed(seed), return_info=True)
 
 
-def theirs(model, x, y, eps, queries, seed):
-    """torchattacks' Square on x: (success (N,), queries from its stripe start (N,))."""
+def theirs(model, x, y, eps, queries, seed, norm="linf", p_init=0.05):
+    """torchattacks' Square on x: (success (N,), queries from its start point (N,))."""
     import torchattacks
 
-    attack = torchattacks.Square(model, norm="Linf", eps=eps, n_queries=queries, p_init=0.05, loss="margin",
-                                 resc_schedule=True, seed=seed)
+    attack = torchattacks.Square(model, norm={"linf": "Linf", "l2": "L2"}[norm], eps=eps, n_queries=queries,
+                                 p_init=p_init, loss="margin", resc_schedule=True, seed=seed)
     attack.init_hyperparam(x)  # what its perturb() does before attack_single_run
     torch.manual_seed(seed)
     n_queries, x_best = attack.attack_single_run(x, y)
@@ -156,11 +156,12 @@ def photo_bootstrap(out: dict, draws: int = 4000, seed: int = 0) -> dict:
 def noise_lines(noise: dict) -> list[str]:
     lo, hi = noise["success_difference_90"]
     rlo, rhi = noise["median_ratio_where_both_90"]
+    geo = noise["geometric_mean_query_ratio"]
     return ["", f"ours − torchattacks success, 90 % over resampled photos: {lo:+.1%} … {hi:+.1%}; "
                 f"median queries where both broke, ours / torchattacks: {rlo:.2f} … {rhi:.2f}",
             f"paired runs past the start: {noise['paired_runs_past_the_start']} (ours fewer queries in "
             f"{noise['ours_fewer']}, more in {noise['ours_more']}; geometric mean ratio "
-            f"{noise['geometric_mean_query_ratio']:.2f}); broken by ours only {noise['only_ours_broke']}, "
+            f"{'–' if geo is None else f'{geo:.2f}'}); broken by ours only {noise['only_ours_broke']}, "
             f"by torchattacks only {noise['only_torchattacks_broke']}"]
 
 
@@ -324,25 +325,16 @@ def square_l2_vs_torchattacks(n: int, eps: float, queries: int, seeds: int, p_in
     net, x = trained_digits_cnn(), load_digits().x_test[:n]
     with torch.no_grad():
         y = net(x).argmax(1)
-    import torchattacks
-
     out = {"digits": n, "eps": eps, "queries": queries, "p_init": p_init, "ours": [], "torchattacks": []}
     for seed in range(seeds):
-        _, info = square(net, x, y, eps=eps, max_queries=queries + 2, norm="l2", p_init=p_init,
-                         generator=torch.Generator().manual_seed(seed), return_info=True)
-        attack = torchattacks.Square(net, norm="L2", eps=eps, n_queries=queries, p_init=p_init, loss="margin",
-                                     resc_schedule=True, seed=seed)
-        attack.init_hyperparam(x)  # what its perturb() does before attack_single_run
-        torch.manual_seed(seed)
-        n_queries, x_best = attack.attack_single_run(x, y)
-        with torch.no_grad():
-            runs = {"ours": (info.success, info.queries - 1), "torchattacks": (net(x_best).argmax(1) != y,
-                                                                               n_queries.long())}
+        _, info = ours(net, x, y, eps, queries, seed, norm="l2", p_init=p_init)
+        runs = {"ours": (info.success, info.queries - 1),
+                "torchattacks": theirs(net, x, y, eps, queries, seed, norm="l2", p_init=p_init)}
         both = runs["ours"][0] & runs["torchattacks"][0]
         for who, (success, q) in runs.items():
             out[who].append({"success": float(success.float().mean()),
                              "within_20": float((success & (q <= 20)).float().mean()),
-                             "median_where_both": float(q[both].float().median()) if both.any() else None})
+                             "median_where_both": _median(q, both)})
     return out
 
 
