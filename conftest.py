@@ -1,7 +1,7 @@
 """Suite-wide pytest setup, loaded by every run (also `pytest --nbval notebooks/` on its own).
 
 - No network: this process and every Python subprocess it starts (notebook kernels, CLI runs)
-  may only reach loopback addresses (tests/offline/).
+  may only reach loopback addresses (tests/startup/).
 - Headless matplotlib, and no progress bars (the stored notebooks hold none).
 - nbval compares stored notebook outputs strictly, except for a one-unit difference in the last
   printed decimal of a number, the float noise between CPUs (tests/nbval_numbers.py).
@@ -16,14 +16,14 @@ from pathlib import Path
 import pytest
 
 TESTS_DIR = Path(__file__).parent / "tests"
-OFFLINE_DIR = TESTS_DIR / "offline"
+STARTUP_DIR = TESTS_DIR / "startup"
 
 
 def pytest_configure(config: pytest.Config) -> None:
     os.environ["ADVCOURSE_OFFLINE"] = "1"
     os.environ["ADVCOURSE_PROGRESS"] = "0"  # kernels print no progress bar (none is stored to compare with)
-    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(OFFLINE_DIR), os.environ.get("PYTHONPATH")]))
-    sys.path.insert(0, str(OFFLINE_DIR))
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(STARTUP_DIR), os.environ.get("PYTHONPATH")]))
+    sys.path.insert(0, str(STARTUP_DIR))
     sys.path.insert(0, str(TESTS_DIR))  # tests/labserver.py, tests/nbval_numbers.py
     import nbval_numbers
     import netguard
