@@ -3,7 +3,8 @@
 Taught in 09_black_box. A query attack pays for every image it shows the model, so its natural
 report is a curve over the query budget, not one number:
 
-* :func:`query_curves` runs score-based attacks (by default Square and SimBA-DCT, :data:`SCORE_ATTACKS`)
+* :func:`query_curves` runs score-based attacks (by default Square and SimBA-DCT, :data:`SCORE_ATTACKS`;
+  :func:`score_attacks` sets their budgets)
   once each at the largest budget and reads the whole success-rate-vs-queries curve from the
   per-sample query counts (an attack stops a sample as soon as it succeeds, so "fooled within B
   queries" is ``success & (queries <= B)``) — a :class:`QueryCurves`;
@@ -27,23 +28,46 @@ from advcourse.attacks._blackbox import QueryInfo
 from advcourse.formatting import rounded_repr
 from advcourse.viz import figure_function, new_figure, readable_log_ticks
 
-__all__ = ["SCORE_ATTACKS", "QueryCurves", "query_curves", "DistanceCurve", "distance_curve"]
+__all__ = ["SCORE_ATTACKS", "score_attacks", "QueryCurves", "query_curves", "DistanceCurve", "distance_curve"]
 
 #: ``fn(model, x, y, max_queries, generator) -> (x_adv, info)``: a score-based attack with its budget.
 ScoreAttack = Callable[[nn.Module, Tensor, Tensor, int, torch.Generator], "tuple[Tensor, QueryInfo]"]
 
 
-def _square(model: nn.Module, x: Tensor, y: Tensor, max_queries: int, generator: torch.Generator):
-    return square(model, x, y, eps=8 / 255, max_queries=max_queries, generator=generator, return_info=True)
+def _eps_text(eps: float) -> str:
+    """8/255 for a budget on the 255 grid of photos, 0.2 otherwise."""
+    k = eps * 255
+    return f"{round(k)}/255" if abs(k - round(k)) < 1e-9 and eps < 0.1 else f"{eps:g}"
 
 
-def _simba(model: nn.Module, x: Tensor, y: Tensor, max_queries: int, generator: torch.Generator):
-    return simba(model, x, y, eps=0.2, max_queries=max_queries, basis="dct", generator=generator, return_info=True)
+def score_attacks(*, square_eps: float = 8 / 255, simba_step: float = 0.2) -> dict[str, ScoreAttack]:
+    """The lesson's two score-based attacks, named with their budgets.
+
+    Args:
+        square_eps: Square's L∞ budget, in pixel units of [0, 1] (8/255 is the paper's ImageNet
+            setting; the 8 × 8 digits of 09 take 0.2).
+        simba_step: the L2 length of each SimBA-DCT step along one low-frequency direction.
+
+    Returns:
+        ``{"Square (L∞ <eps>)": fn, "SimBA-DCT (step <step>)": fn}``, each
+        ``fn(model, x, y, max_queries, generator) -> (x_adv, info)``, ready for :func:`query_curves`.
+    """
+    square_eps = checks.check_budget(square_eps, "square_eps")
+    simba_step = checks.check_positive(simba_step, "simba_step")
+
+    def run_square(model: nn.Module, x: Tensor, y: Tensor, max_queries: int, generator: torch.Generator):
+        return square(model, x, y, eps=square_eps, max_queries=max_queries, generator=generator, return_info=True)
+
+    def run_simba(model: nn.Module, x: Tensor, y: Tensor, max_queries: int, generator: torch.Generator):
+        return simba(model, x, y, eps=simba_step, max_queries=max_queries, basis="dct", generator=generator,
+                     return_info=True)
+
+    return {f"Square (L∞ {_eps_text(square_eps)})": run_square, f"SimBA-DCT (step {simba_step:g})": run_simba}
 
 
-#: The two score-based attacks of the lesson, at their papers' ImageNet settings: Square in the
-#: L∞ ball of 8/255, SimBA-DCT with steps of L2 length 0.2 along low-frequency directions.
-SCORE_ATTACKS: dict[str, ScoreAttack] = {"Square (L∞ 8/255)": _square, "SimBA-DCT (step 0.2)": _simba}
+#: The two score-based attacks at their papers' ImageNet settings: Square in the L∞ ball of 8/255,
+#: SimBA-DCT with steps of L2 length 0.2 along low-frequency directions.
+SCORE_ATTACKS: dict[str, ScoreAttack] = score_attacks()
 
 
 @dataclass
@@ -52,6 +76,7 @@ class QueryCurves:
 
     Attributes:
         budgets: query budgets (increasing, the last one the attacks' ``max_queries``).
+        images: what the figure calls the attacked images, a plural ("photos", "digits").
         infos: attack name -> :class:`~advcourse.attacks.QueryInfo` of its run (per-sample
             ``success``, ``queries``, ``l2``, ``linf``).
         x_adv: attack name -> (N, C, H, W) final images in [0, 1].
@@ -62,6 +87,7 @@ class QueryCurves:
     budgets: list[int]
     infos: dict[str, QueryInfo] = field(default_factory=dict)
     x_adv: dict[str, Tensor] = field(default_factory=dict)
+    images: str = "images"  # what the axes call the attacked images ("photos", "digits")
 
     def success(self, attack: str) -> list[float]:
         """The curve of ``attack``: the fraction of images fooled within each budget, in [0, 1]."""
@@ -90,8 +116,8 @@ class QueryCurves:
         ax.set_xscale("log")
         readable_log_ticks(ax.xaxis)
         ax.set_xlim(self.budgets[0], self.budgets[-1])
-        ax.set_xlabel("queries per image (log scale)")
-        ax.set_ylabel("share of photos fooled")
+        ax.set_xlabel(f"queries per {self.images[:-1]} (log scale)")
+        ax.set_ylabel(f"share of {self.images} fooled")
         ax.set_ylim(0, 1.05)
 
 
@@ -102,7 +128,8 @@ def _budgets(max_queries: int) -> list[int]:
 
 
 def query_curves(model: nn.Module, x: Tensor, y: Tensor | None = None, *, max_queries: int,
-                 attacks: Mapping[str, ScoreAttack] | None = None, seed: int = 0) -> QueryCurves:
+                 attacks: Mapping[str, ScoreAttack] | None = None, seed: int = 0,
+                 images: str = "images") -> QueryCurves:
     """Run every score-based attack once with ``max_queries`` per image and keep its query counts.
 
     Args:
@@ -113,6 +140,7 @@ def query_curves(model: nn.Module, x: Tensor, y: Tensor | None = None, *, max_qu
         attacks: name -> ``fn(model, x, y, max_queries, generator) -> (x_adv, info)``; default
             :data:`SCORE_ATTACKS`.
         seed: each attack gets a fresh ``torch.Generator`` seeded with it (reproducible on its own).
+        images: what the figure calls the images, a plural ending in "s" ("photos", "digits").
 
     Returns:
         :class:`QueryCurves`; ``curves.success("Square (L∞ 8/255)")`` is one curve.
@@ -123,7 +151,9 @@ def query_curves(model: nn.Module, x: Tensor, y: Tensor | None = None, *, max_qu
     chosen = dict(SCORE_ATTACKS if attacks is None else attacks)
     if not chosen or not all(callable(fn) for fn in chosen.values()):
         raise TypeError("attacks: expected a non-empty dict name -> fn(model, x, y, max_queries, generator)")
-    curves = QueryCurves(_budgets(max_queries))
+    if not (isinstance(images, str) and images.endswith("s") and len(images) > 1):
+        raise ValueError(f"images: expected a plural noun such as 'photos' or 'digits', got {images!r}")
+    curves = QueryCurves(_budgets(max_queries), images=images)
     for name, attack in chosen.items():
         x_adv, info = attack(model, x, y, max_queries, torch.Generator(x.device).manual_seed(seed))
         curves.x_adv[name], curves.infos[name] = x_adv, info

@@ -182,13 +182,15 @@ class AttackResult:
         """Original / amplified difference / adversarial, titled with predictions."""
         from advcourse.viz import triptych
 
-        middle = f"difference x{1 / max(2 * self.linf, 1e-12):.0f}\nL∞={self.linf * 255:.2f}/255  L2={self.l2:.2f}"
+        middle = f"difference x{1 / max(2 * self.linf, 1e-12):.0f}\nL∞={self.linf * 255:.1f}/255  L2={self.l2:.1f}"
         return triptych(self.x, self.x_adv, f"original\n{self.before[0]}", f"{self.attack}\n{self.after[0]}", middle)
 
     def __str__(self) -> str:
+        # Norms at one decimal: an iterated sign-gradient attack's L2 moves by about 1 % between CPUs
+        # (a near-zero gradient entry flips its sign), so a second decimal would differ from machine to machine.
         outcome = "fooled" if self.success else "not fooled"
         return (f"{self.attack}: {self.before[0]} -> {self.after[0]} ({outcome}; "
-                f"L∞={self.linf * 255:.2f}/255, L2={self.l2:.2f})")
+                f"L∞={self.linf * 255:.1f}/255, L2={self.l2:.1f})")
 
     __repr__ = __str__
 

@@ -11,7 +11,7 @@ import torch
 from advcourse.attacks import QueryCounter, square
 from advcourse.attacks._toy import linear
 from advcourse.black_box_study import SCORE_ATTACKS, DistanceCurve, distance_curve, query_curves
-from advcourse.exercises.black_box import check_attack_days, check_half_budget
+from advcourse.exercises.black_box import check_attack_days, check_share_budget
 from advcourse.widgets.black_box import budget_caption, render_budget
 
 pytestmark = pytest.mark.usefixtures("single_thread")
@@ -90,19 +90,25 @@ def test_render_budget_is_pure_and_honest(setup):
         render_budget(curves, x, 0, 0)
 
 
-def test_check_half_budget(setup):
+@pytest.mark.parametrize("share", [0.5, 0.75])
+def test_check_share_budget(setup, share):
     _, _, curves = setup
     name = max(curves.infos, key=lambda n: curves.success(n)[-1])
-    assert not check_half_budget(..., curves, name)
+    assert not check_share_budget(..., curves, name, share=share)
     rates = curves.success(name)
-    if rates[-1] >= 0.5:
-        first = next(b for b, r in zip(curves.budgets, rates) if r >= 0.5)
-        assert check_half_budget(first, curves, name)
+    if rates[-1] >= share:
+        first = next(b for b, r in zip(curves.budgets, rates) if r >= share)
+        assert check_share_budget(first, curves, name, share=share)
         if first != curves.budgets[-1]:
-            assert not check_half_budget(curves.budgets[-1], curves, name)
-    assert not check_half_budget("ten", curves, name)
+            assert not check_share_budget(curves.budgets[-1], curves, name, share=share)
+        earlier = [b for b in curves.budgets if b < first]
+        if earlier:
+            assert not check_share_budget(earlier[-1], curves, name, share=share)
+    assert not check_share_budget("ten", curves, name, share=share)
     with pytest.raises(ValueError, match="attack"):
-        check_half_budget(10, curves, "nope")
+        check_share_budget(10, curves, "nope", share=share)
+    with pytest.raises(ValueError, match="share"):
+        check_share_budget(10, curves, name, share=1.5)
 
 
 def test_check_attack_days():
@@ -112,3 +118,40 @@ def test_check_attack_days():
     assert "minutes" in check_attack_days(7200, **kw).message
     assert "hours" in check_attack_days(120, **kw).message
     assert not check_attack_days(3, **kw)
+
+
+def test_score_attacks_carry_their_budgets_into_names_and_runs():
+    from advcourse.black_box_study import score_attacks
+
+    net = linear((1, 8, 8), num_classes=10, seed=0, dtype=torch.float32)
+    x = torch.rand(5, 1, 8, 8, generator=torch.Generator().manual_seed(2))
+    attacks = score_attacks(square_eps=0.2, simba_step=0.3)
+    assert list(attacks) == ["Square (L∞ 0.2)", "SimBA-DCT (step 0.3)"]
+    assert list(SCORE_ATTACKS) == ["Square (L∞ 8/255)", "SimBA-DCT (step 0.2)"]
+    curves = query_curves(net, x, max_queries=30, attacks=attacks, seed=0, images="digits")
+    direct, info = square(net, x, eps=0.2, max_queries=30, generator=torch.Generator().manual_seed(0), return_info=True)
+    assert torch.equal(curves.x_adv["Square (L∞ 0.2)"], direct)
+    assert float(info.linf.max()) > 8 / 255  # the budget given, not the photos' default
+    with pytest.raises(ValueError, match="square_eps"):
+        score_attacks(square_eps=8)
+    with pytest.raises(ValueError, match="simba_step"):
+        score_attacks(simba_step=0)
+    with pytest.raises(ValueError, match="images"):
+        query_curves(net, x, max_queries=5, images="digit")
+
+
+def test_render_budget_draws_a_greyscale_digit_with_its_scale_and_class_names():
+    from advcourse.black_box_study import score_attacks
+
+    net = linear((1, 8, 8), num_classes=10, seed=0, dtype=torch.float32)
+    x = torch.rand(4, 1, 8, 8, generator=torch.Generator().manual_seed(3))
+    curves = query_curves(net, x, max_queries=40, attacks=score_attacks(square_eps=0.3), images="digits")
+    digits = [f"d{k}" for k in range(10)]
+    fig = render_budget(curves, x, 40, 0, classes=digits)
+    image_ax = fig.axes[0]
+    assert image_ax.get_images()[0].get_cmap().name == "gray"
+    assert any(ax.get_ylabel() == "pixel value" for ax in fig.axes)  # the grey scale has its colour bar
+    title = image_ax.get_title()
+    assert title.startswith("digit 0") and "'d" in title
+    assert "share of digits fooled" in [ax.get_ylabel() for ax in fig.axes]
+    assert budget_caption(curves, 40).startswith("within 40 queries per digit")

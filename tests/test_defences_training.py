@@ -72,11 +72,47 @@ def test_zero_epochs_only_measures(digits):
     assert isinstance(h, History) and 0 <= h.robust_accuracy[0] <= h.clean_accuracy[0]
 
 
+def _train_float64_on(seed, digits):
+    """Adversarial training in float64 on the emulated machine of nudge ``seed`` (0: this CPU)."""
+    import cpu_nudge
+    import torch.nn.functional as F
+
+    plain = {name: getattr(F, name) for name in cpu_nudge.NUDGED}
+    try:
+        if seed:
+            cpu_nudge.install(seed)
+        torch.manual_seed(0)
+        model = DigitsCNN(width=4)
+        params = list(model.parameters())
+        history = train(model, make_loader(digits.x_train[:256], digits.y_train[:256], batch_size=32, seed=0),
+                        epochs=2, lr=3e-3, attack="pgd", attack_params=PGD, progress=False, dtype=torch.float64,
+                        eval_data=(digits.x_test, digits.y_test))
+    finally:
+        for name, fn in plain.items():
+            setattr(F, name, fn)
+    assert list(model.parameters()) == params  # the same tensors, back in their own dtype
+    assert all(p.dtype == torch.float32 and p.grad is None or p.grad.dtype == torch.float32 for p in params)
+    assert all(b.dtype == torch.float32 for b in model.buffers() if b.is_floating_point())
+    return model, history
+
+
+def test_float64_training_is_the_same_on_every_emulated_cpu(digits):
+    """Float32 training turns another CPU's last-bit rounding into other weights; float64 does not."""
+    runs = [_train_float64_on(seed, digits) for seed in (0, 1, 2)]
+    (base, h0), *others = runs
+    for model, h in others:
+        assert h.clean_accuracy == h0.clean_accuracy and h.robust_accuracy == h0.robust_accuracy
+        for p, q in zip(base.parameters(), model.parameters()):
+            assert torch.allclose(p, q, rtol=1e-6, atol=1e-9)  # equal up to rounding to float32
+
+
 @pytest.mark.parametrize("kwargs, match", [
     ({"adv_fraction": 1.5}, "adv_fraction"),
     ({"adv_fraction": -0.1}, "adv_fraction"),
     ({"epochs": -1}, "epochs"),
     ({"attack": "nope"}, "unknown attack"),
+    ({"dtype": torch.int64}, "dtype"),
+    ({"dtype": "float64"}, "dtype"),
 ])
 def test_bad_arguments_name_themselves(digits, kwargs, match):
     with pytest.raises((ValueError, TypeError), match=match):

@@ -445,6 +445,16 @@ def case_render_budget():
     return render_budget(_query_curves(), _images(), 20, 1, NAMES)
 
 
+def case_render_budget_digits():
+    from advcourse.widgets.black_box import render_budget
+
+    curves = _query_curves()
+    curves.images = "digits"
+    digits = torch.rand(N, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    curves.x_adv = {name: digits for name in curves.x_adv}
+    return render_budget(curves, digits, 20, 0, classes=[str(d) for d in range(10)])
+
+
 def case_distance_curve():
     from advcourse.black_box_study import DistanceCurve
 

@@ -58,7 +58,7 @@ def test_attack_fgsm_result(model):
     fig = result.figure()
     titles = [ax.get_title() for ax in fig.axes]
     assert titles[0].startswith("original") and str(result.before[0]) in titles[0]
-    assert str(result.after[0]) in titles[2] and "L∞=4.00/255" in titles[1]
+    assert str(result.after[0]) in titles[2] and "L∞=4.0/255" in titles[1]
     assert result._repr_png_().startswith(b"\x89PNG")
 
 

@@ -102,7 +102,8 @@ def negative_tradeoff(model: nn.Module, train_data: tuple[Tensor, Tensor], test_
             if xs.shape[0]:
                 with torch.random.fork_rng(devices=[]):
                     torch.manual_seed(seed)
-                    train(tuned, _loader(xs, ys, steps, batch_size, seed), epochs=1, lr=lr, progress=False)
+                    train(tuned, _loader(xs, ys, steps, batch_size, seed), epochs=1, lr=lr, progress=False,
+                          dtype=torch.float64)  # the same fine-tune on every CPU (see train)
             result.regular[mode].append(evaluate(tuned, x_test, y_test)[0])
             result.negative[mode].append(evaluate(tuned, negatives_test, y_test)[0])
             bar.update(1)

@@ -217,7 +217,8 @@ def train(model: nn.Module, loader: Iterable[tuple[Tensor, Tensor]], *, epochs: 
           attack: str | Callable | None = None, attack_params: dict[str, Any] | None = None,
           adv_fraction: float = 0.5, optimizer: torch.optim.Optimizer | None = None, lr: float = 1e-3,
           eval_data: tuple[Tensor, Tensor] | None = None, eval_attack: str | Callable | None = "same",
-          eval_params: dict[str, Any] | None = None, progress: bool = True) -> History:
+          eval_params: dict[str, Any] | None = None, progress: bool = True,
+          dtype: torch.dtype | None = None) -> History:
     """Train ``model`` in place, on clean batches or on a clean + adversarial mix; return its history.
 
     Paper: Goodfellow, Shlens & Szegedy, 2015, arXiv:1412.6572 (Sec. 6, mixed loss); Madry et al.,
@@ -239,6 +240,11 @@ def train(model: nn.Module, loader: Iterable[tuple[Tensor, Tensor]], *, epochs: 
         eval_attack, eval_params: attack for the robust accuracy; ``"same"`` (default) reuses
             ``attack`` and ``attack_params``.
         progress: a ``tqdm`` bar over all batches (on rank 0 only).
+        dtype: train (and measure) in this floating-point precision, e.g. ``torch.float64``; the
+            model's parameters and buffers return to their own dtypes afterwards. ``None`` (default):
+            the model's own. The course trains its digits models in float64: a few epochs of SGD
+            amplify float32 rounding, which differs between CPUs, into a test digit or two of
+            accuracy, while float64 leaves nothing that rounding back to float32 can show.
 
     Returns:
         :class:`History` — identical on every process.
@@ -266,11 +272,48 @@ def train(model: nn.Module, loader: Iterable[tuple[Tensor, Tensor]], *, epochs: 
         raise TypeError("eval_data: expected a pair (x, y) of held-out images and labels, or None")
     _check_params(attack_params, "attack_params")
     _check_params(eval_params, "eval_params")
+    if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+        raise TypeError(f"dtype: expected a floating-point torch.dtype such as torch.float64, or None, got {dtype!r}")
     fn, name = _attack_fn(attack)
     attack_params = dict(attack_params or {})
     if eval_attack == "same":
         eval_attack, eval_params = attack, attack_params if eval_params is None else eval_params
     device = _device(model)
+    restore = _cast(model, dtype)
+    try:
+        return _train(model, loader, epochs, fn, name, attack_params, adv_fraction, optimizer, lr, eval_data,
+                      eval_attack, eval_params, progress, device, dtype)
+    finally:
+        restore()
+
+
+def _cast(model: nn.Module, dtype: torch.dtype | None) -> Callable[[], None]:
+    """Cast the model's floating parameters, buffers and gradients to ``dtype`` in place (the same
+    tensor objects, so an optimizer built on them still holds them); return the undo."""
+    if dtype is None:
+        return lambda: None
+    tensors = [t for t in (*model.parameters(), *model.buffers()) if t.is_floating_point()]
+    tensors += [p.grad for p in model.parameters() if p.grad is not None]
+    saved = [(t, t.dtype) for t in tensors]
+    for t in tensors:
+        t.data = t.data.to(dtype)
+
+    def undo() -> None:
+        for t, original in saved:
+            t.data = t.data.to(original)
+        for p in model.parameters():  # gradients made during training, in the training dtype
+            if p.grad is not None and p.grad.dtype != p.dtype:
+                p.grad = p.grad.to(p.dtype)
+
+    return undo
+
+
+def _train(model: nn.Module, loader: Iterable[tuple[Tensor, Tensor]], epochs: int, fn: Callable | None,
+           name: str | None, attack_params: dict[str, Any], adv_fraction: float,
+           optimizer: torch.optim.Optimizer | None, lr: float, eval_data: tuple[Tensor, Tensor] | None,
+           eval_attack: str | Callable | None, eval_params: dict[str, Any] | None, progress: bool,
+           device: torch.device, dtype: torch.dtype | None) -> History:
+    """The loop of :func:`train`, on arguments it has checked."""
     net = _distribute(model, device)
     core = unwrap(net)
     optimizer = optimizer or torch.optim.Adam(net.parameters(), lr=lr)
@@ -284,7 +327,10 @@ def train(model: nn.Module, loader: Iterable[tuple[Tensor, Tensor]], *, epochs: 
     def measure(epoch: int, loss: float) -> None:
         if eval_data is None:
             return
-        clean, robust = evaluate(core, *eval_data, attack=eval_attack, attack_params=eval_params)
+        x_eval, y_eval = eval_data
+        if dtype is not None and isinstance(x_eval, Tensor):
+            x_eval = x_eval.to(dtype)
+        clean, robust = evaluate(core, x_eval, y_eval, attack=eval_attack, attack_params=eval_params)
         history.epoch.append(epoch)
         history.loss.append(loss)
         history.clean_accuracy.append(clean)
@@ -303,7 +349,7 @@ def train(model: nn.Module, loader: Iterable[tuple[Tensor, Tensor]], *, epochs: 
             loss_sum, seen = 0.0, 0
             for x, y in loader:
                 checks.check_images(x, name="loader")
-                x, y = x.to(device), checks.check_labels(y, x, name="loader").to(device)
+                x, y = x.to(device, dtype or x.dtype), checks.check_labels(y, x, name="loader").to(device)
                 x = _mix(core, fn, x, y, attack_params, adv_fraction)
                 loss = F.cross_entropy(net(x), y)
                 optimizer.zero_grad(set_to_none=True)

@@ -12,33 +12,38 @@ from advcourse import checks
 from advcourse.black_box_study import QueryCurves
 from advcourse.exercises import Feedback, as_number, failed, is_unanswered, passed
 
-__all__ = ["check_half_budget", "check_attack_days"]
+__all__ = ["check_share_budget", "check_attack_days"]
 
 
-def check_half_budget(answer: Any, curves: QueryCurves, attack: str) -> Feedback:
+def check_share_budget(answer: Any, curves: QueryCurves, attack: str, *, share: float) -> Feedback:
     """Is ``answer`` the smallest budget in ``curves.budgets`` at which ``attack`` has fooled at
-    least half of the photos?"""
+    least ``share`` (in (0, 1]) of the images?"""
     checks.check_instance(curves, QueryCurves, "curves", "made by advcourse.black_box_study.query_curves")
-    if is_unanswered(answer):
-        return failed("replace ... with a number of queries: walk along the budgets and the success rates together "
-                      "and stop where the rate first reaches one half")
+    share = checks.check_positive(share, "share")
+    if share > 1:
+        raise ValueError(f"share: expected a share of the images in (0, 1], got {share:g}")
     if attack not in curves.infos:
         raise ValueError(f"attack: expected one of {list(curves.infos)}, got {attack!r}")
+    if is_unanswered(answer):
+        return failed("replace ... with a number of queries: walk along the budgets and the success rates together "
+                      f"and stop where the rate first reaches {share:g}")
     value = as_number(answer)
     if value is None:
         return failed(f"expected a number of queries, got {type(answer).__name__}")
     rates = curves.success(attack)
-    reached = [b for b, r in zip(curves.budgets, rates) if r >= 0.5]
+    reached = [b for b, r in zip(curves.budgets, rates) if r >= share]
     if not reached:
-        return failed(f"{attack} never fooled half of the photos within {curves.budgets[-1]} queries; "
+        return failed(f"{attack} never fooled {share:.0%} of the {curves.images} within {curves.budgets[-1]} queries; "
                       "choose the other attack or more queries")
     expected = reached[0]
     if value == expected:
-        return passed(f"{expected} queries per photo: the median cost of a success — the number a rate limit multiplies")
+        return passed(f"{expected} queries per {curves.images[:-1]}: what a rate limit has to allow before "
+                      f"{share:.0%} of these attacks succeed")
     if value in curves.budgets and value > expected:
-        return failed("half the photos are already fooled at a smaller budget: look for the first budget, not any")
+        return failed(f"{share:.0%} of the {curves.images} are already fooled at a smaller budget: "
+                      "look for the first budget, not any")
     if value in curves.budgets:
-        return failed("at that budget fewer than half are fooled: the rate there is below 0.5")
+        return failed(f"at that budget fewer than {share:.0%} are fooled: the rate there is below {share:g}")
     if 0 <= value <= 1:
         return failed("that looks like a rate; the answer is a budget, one of curves.budgets")
     return failed("give one of the values in curves.budgets")

@@ -5,7 +5,8 @@ MKL/oneDNN paths, other vector widths, other thread splits), so their float32 su
 differently, by a few units in the last place. This machine cannot be turned into an Intel Xeon or an
 ARM laptop, but it can be made to round differently in the same way: every output of
 ``F.conv1d/conv2d/conv3d`` and ``F.linear`` (hence every ``nn.Conv*d`` and ``nn.Linear``) is multiplied
-by ``1 + 1e-6 * sin(value * 997 * seed + seed)``, about eight float32 units in the last place.
+by ``1 + 1e-6 * sin(value * 997 * seed + seed)``, about eight float32 units in the last place (in
+another precision, the same eight units of its own last place: about 2e-15 in float64).
 
 The nudge is a function of the value alone, so a nudged run is reproducible, and two seeds are two
 different machines. It flows through the backward pass too (the factor scales the gradient), as a
@@ -28,11 +29,13 @@ NUDGED = ("conv1d", "conv2d", "conv3d", "linear")
 
 
 def nudge(out: torch.Tensor, seed: int) -> torch.Tensor:
-    """``out`` times ``1 + SIZE * sin(out * 997 * seed + seed)`` (the factor is a constant for autograd)."""
+    """``out`` times ``1 + size * sin(out * 997 * seed + seed)`` (the factor is a constant for autograd),
+    ``size`` being :data:`SIZE` in float32 and as many units of the last place in other precisions."""
     if not (isinstance(out, torch.Tensor) and out.is_floating_point()):
         return out
+    size = SIZE * torch.finfo(out.dtype).eps / torch.finfo(torch.float32).eps
     with torch.no_grad():
-        factor = 1.0 + SIZE * torch.sin(out * (997.0 * seed) + seed)
+        factor = 1.0 + size * torch.sin(out * (997.0 * seed) + seed)
     return out * factor
 
 
