@@ -33,7 +33,7 @@ def _valid_arguments() -> dict[str, object]:
     return {"model": nn.Sequential(nn.Flatten(), nn.Linear(48, 10)), "x": x, "z": x.clone(),
             "y": torch.zeros(2, dtype=torch.long), "eps": 8 / 255, "step_size": 2 / 255, "steps": 10,
             "samples": 8, "iterations": torch.tensor([1, 2]), "photo": "chelsea_cat", "levels": [0.0, 8 / 255],
-            "curves": QueryCurves([1, 10]), "attack": "Square",
+            "curves": QueryCurves([1, 10]), "attack": "Square", "share": 0.5,
             "photos": 100, "queries_per_photo": 720, "per_minute": 10}
 
 

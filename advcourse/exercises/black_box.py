@@ -22,11 +22,11 @@ def check_share_budget(answer: Any, curves: QueryCurves, attack: str, *, share: 
     share = checks.check_positive(share, "share")
     if share > 1:
         raise ValueError(f"share: expected a share of the images in (0, 1], got {share:g}")
-    if attack not in curves.infos:
-        raise ValueError(f"attack: expected one of {list(curves.infos)}, got {attack!r}")
     if is_unanswered(answer):
         return failed("replace ... with a number of queries: walk along the budgets and the success rates together "
                       f"and stop where the rate first reaches {share:g}")
+    if attack not in curves.infos:
+        raise ValueError(f"attack: expected one of {list(curves.infos)}, got {attack!r}")
     value = as_number(answer)
     if value is None:
         return failed(f"expected a number of queries, got {type(answer).__name__}")
