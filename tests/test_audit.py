@@ -148,3 +148,12 @@ def test_audit_reports_a_moved_output_with_the_sample_and_the_assert_at_its_edge
     assert "sample 1: 1 -> 0" in report["moves"][1]["answers"]
     text = audit_outputs.report({"moved": report}, ["native", "nudge2"], {}, {"moved": records})
     assert "AT EDGE" in text and "share 33%" in text
+
+
+def test_near_misses_are_lines_that_used_half_their_tolerance_or_more():
+    used = audit_outputs.tolerance_used
+    assert used("L2=1.96", "L2=1.97") == pytest.approx(0.01 / 0.0196)  # 1 % of 1.96 is the tolerance
+    assert used("prob 99.3%", "prob 99.5%") == pytest.approx(0.2 / 0.993)
+    assert used("4.3 on average", "4.2 on average") == pytest.approx(1.0)  # one unit of the last digit
+    assert used("17 of 20", "17 of 20") == 0
+    assert used("mean 0.0064", "mean 0.0064") == 0
