@@ -41,8 +41,11 @@ __all__ = ["Check", "ChecklistReport", "checklist", "plot_checklists", "Quantise
 _VERDICT_COLOURS = {"pass": "#cfe8d5", "FLAG": "#f2c4c4"}
 
 #: Thresholds of the verdicts (fractions of the samples, or of the loss rise): loose enough that an
-#: ordinary model passes on every CPU, tight enough that a masked one is caught.
-TOLERANCE = {"steps": 0.08, "unbounded": 0.05, "black_box": 0.05, "starts": 0.15, "loss": 0.05, "gradients": 0.10}
+#: ordinary model passes on every CPU, tight enough that a masked one is caught. "steps": PGD-10 has not
+#: fully converged on an adversarially trained model, so APGD with ten times the steps and four restarts
+#: breaks 5-10 % more of 100 digits (9 % for 11's model); at 8 % that ordinary gap sat on the threshold,
+#: one digit from either verdict. Masking shows up as gaps of tens of points (and in the other checks).
+TOLERANCE = {"steps": 0.12, "unbounded": 0.05, "black_box": 0.05, "starts": 0.15, "loss": 0.05, "gradients": 0.10}
 
 
 @dataclass
