@@ -12,4 +12,4 @@ if os.environ.get("ADVCOURSE_OFFLINE") == "1":
 if os.environ.get("ADVCOURSE_NUDGE"):
     import cpu_nudge
 
-    cpu_nudge.install(int(os.environ["ADVCOURSE_NUDGE"]))
+    cpu_nudge.install_on_import(int(os.environ["ADVCOURSE_NUDGE"]))  # torch itself is not imported here
