@@ -139,14 +139,22 @@ def _launch(machine: str, path: Path, out: Path) -> Path | None:
 
 # ------------------------------------------------------------------------------------------ compare
 def tolerance_used(stored: str, now: str) -> float:
-    """For two lines that ``make test`` accepts, the largest share of a number's tolerance used (0 to 1)."""
+    """For two lines that ``make test`` accepts, the largest share of a number's tolerance used (0 to 1).
+
+    Only numbers printed finer than their 1 % tolerance count: there the printed change is the value's
+    own change, and one that uses half the tolerance may use all of it on another machine. A number
+    printed coarser (``0.6``, ``43.9%``) flips its last digit when its value crosses a rounding
+    boundary by any amount; the one-unit allowance is there for exactly that, so such a flip is noise.
+    """
     used = 0.0
     for a, b in zip(NUMBER.findall(stored), NUMBER.findall(now)):
         pa, pb = _parse(a), _parse(b)
         if a == b or pa is None or pb is None:
             continue
         unit = Decimal(1).scaleb(max(pa[1], pb[1]))
-        used = max(used, float(abs(pa[0] - pb[0]) / max(unit, RELATIVE * abs(pa[0]))))
+        relative = RELATIVE * abs(pa[0])
+        if relative > unit:
+            used = max(used, float(abs(pa[0] - pb[0]) / relative))
     return used
 
 
