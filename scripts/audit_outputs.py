@@ -22,6 +22,7 @@ Usage:
     python scripts/audit_outputs.py                       # every notebook, every machine
     python scripts/audit_outputs.py 01 09 --machines native,nudge2
     python scripts/audit_outputs.py --jobs 2 --out build/audit
+    python scripts/audit_outputs.py --resume              # after an interruption: only the missing runs
 
 It writes ``report.md`` and ``report.json`` under ``--out`` (default ``build/audit``) and exits 1 when
 an output moves, or comes within half of its tolerance of moving (a *near miss*: a machine that rounds
@@ -138,14 +139,22 @@ def _launch(machine: str, path: Path, out: Path) -> Path | None:
 
 # ------------------------------------------------------------------------------------------ compare
 def tolerance_used(stored: str, now: str) -> float:
-    """For two lines that ``make test`` accepts, the largest share of a number's tolerance used (0 to 1)."""
+    """For two lines that ``make test`` accepts, the largest share of a number's tolerance used (0 to 1).
+
+    Only numbers printed finer than their 1 % tolerance count: there the printed change is the value's
+    own change, and one that uses half the tolerance may use all of it on another machine. A number
+    printed coarser (``0.6``, ``43.9%``) flips its last digit when its value crosses a rounding
+    boundary by any amount; the one-unit allowance is there for exactly that, so such a flip is noise.
+    """
     used = 0.0
     for a, b in zip(NUMBER.findall(stored), NUMBER.findall(now)):
         pa, pb = _parse(a), _parse(b)
         if a == b or pa is None or pb is None:
             continue
         unit = Decimal(1).scaleb(max(pa[1], pb[1]))
-        used = max(used, float(abs(pa[0] - pb[0]) / max(unit, RELATIVE * abs(pa[0]))))
+        relative = RELATIVE * abs(pa[0])
+        if relative > unit:
+            used = max(used, float(abs(pa[0] - pb[0]) / relative))
     return used
 
 
@@ -287,6 +296,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "build" / "audit")
     ap.add_argument("--run-one", nargs=2, metavar=("MACHINE", "NOTEBOOK"), help=argparse.SUPPRESS)
     ap.add_argument("--report-only", action="store_true", help="rebuild the report from the records in --out")
+    ap.add_argument("--resume", action="store_true", help="run only what has no record in --out yet")
     args = ap.parse_args(argv)
     args.out = args.out.resolve()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -300,7 +310,8 @@ def main(argv: list[str]) -> int:
     chosen = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
     if args.prefixes:
         chosen = [p for p in chosen if any(p.name.startswith(a) for a in args.prefixes)]
-    jobs = [(m, p) for p in chosen for m in machines]
+    jobs = [(m, p) for p in chosen for m in machines
+            if not (args.resume and (args.out / f"{p.stem}.{m}.json").exists())]
     if not args.report_only:
         # the slowest first (one-thread plain kernels), so the pool ends together
         jobs.sort(key=lambda j: (MACHINES[j[0]].get("OMP_NUM_THREADS") != "1", j[1].name))
