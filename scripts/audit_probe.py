@@ -145,8 +145,14 @@ def _leave(module: torch.nn.Module, args: Any, out: Any) -> None:
 def install() -> None:
     """Start recording in this kernel (the audited copy's first cell)."""
     ip = get_ipython()  # noqa: F821 (defined inside an IPython kernel)
+    import os
+
     import torch.nn.functional as F
 
+    # PyTorch caps its threads at the number of cores; the audit's machines ask for more on purpose
+    wanted = int(os.environ.get("OMP_NUM_THREADS", "0") or 0)
+    if wanted and torch.get_num_threads() != wanted:
+        torch.set_num_threads(wanted)
     STATE["machine"] = {"capability": torch.backends.cpu.get_cpu_capability(), "threads": torch.get_num_threads(),
                         "nudge": getattr(F.linear, "__advcourse_nudge__", None)}
     ip.user_ns["_advcourse_audit"] = __import__(__name__)
