@@ -181,6 +181,26 @@ def _answers(calls: list[str], other: list[str]) -> str:
     return " | ".join(notes) if notes else "no top-1 answer changed"
 
 
+def _get(mapping: dict, i: int, default: Any) -> Any:
+    return mapping.get(str(i), mapping.get(i, default))  # JSON keys are strings, fresh records ints
+
+
+def _trace(records: dict[str, dict], machine: str, i: int, cells: list) -> str:
+    """Which sample's top-1 answer changed, against a machine that printed what is stored in cell
+    ``i`` (``native`` first): in cell ``i``, or else in the nearest earlier cell where one did."""
+    stored = _lines(_texts(cells[i]))
+    bases = [m for m in sorted(records, key=lambda m: m != "native")
+             if m != machine and _lines(_get(records[m]["outputs"], i, [])) == stored]
+    if not bases:
+        return ""
+    base, here = records[bases[0]]["calls"], records[machine]["calls"]
+    for j in range(i, -1, -1):
+        if _get(base, j, []) != _get(here, j, []):
+            where = "" if j == i else f"cell {j}, "
+            return f"against {bases[0]}: {where}{_answers(_get(base, j, []), _get(here, j, []))}"
+    return f"against {bases[0]}: no top-1 answer changed"
+
+
 def compare(notebook: Path, records: dict[str, dict]) -> dict[str, list]:
     """Moving outputs and the asserts' margins of one notebook across the machines that ran it."""
     stored = nbformat.read(notebook, as_version=4).cells
@@ -201,10 +221,8 @@ def compare(notebook: Path, records: dict[str, dict]) -> dict[str, list]:
                           "used": tolerance_used(a, b)} for a, b in pairs if (a, b) not in bad
                          and tolerance_used(a, b) >= NEAR]
             for a, b in bad:
-                base = records.get("native", {}).get("calls", {})
-                trace = _answers(base.get(str(i), base.get(i, [])), rec["calls"].get(str(i), rec["calls"].get(i, [])))
                 moves.append({"notebook": notebook.stem, "cell": i, "machine": machine, "stored": a, "now": b,
-                              "answers": trace if machine != "native" else ""})
+                              "answers": _trace(records, machine, i, stored)})
     asserts: dict[tuple, dict] = {}
     for machine, rec in records.items():
         for a in rec["asserts"]:

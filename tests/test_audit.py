@@ -140,14 +140,18 @@ def test_audit_reports_a_moved_output_with_the_sample_and_the_assert_at_its_edge
     (row,) = clean["asserts"]
     assert row["text"] == "share <= 0.5" and row["at_edge"] and row["worst_margin"] == 0
     assert row["machines"]["nudge2"]["values"] == [0.5, 0.5]
-    # the same runs against a notebook that stored another number: every machine reports the move
-    records["nudge2"]["calls"]["0"] = ["00000000"]  # as if the second sample crossed over on that machine
-    report = audit_outputs.compare(moved, records)
+    # as if the second sample had crossed over on the nudged machine, and the printed share with it
+    records["nudge2"]["calls"]["0"] = ["00000000"]
+    records["nudge2"]["outputs"]["0"] = ["[stdout] share 100%\n"]
+    report = audit_outputs.compare(good, records)
     assert [(m["machine"], m["stored"], m["now"]) for m in report["moves"]] == [
-        ("native", "[stdout] share 33%", "[stdout] share 50%"), ("nudge2", "[stdout] share 33%", "[stdout] share 50%")]
-    assert "sample 1: 1 -> 0" in report["moves"][1]["answers"]
-    text = audit_outputs.report({"moved": report}, ["native", "nudge2"], {}, {"moved": records})
-    assert "AT EDGE" in text and "share 33%" in text
+        ("nudge2", "[stdout] share 50%", "[stdout] share 100%")]
+    assert report["moves"][0]["answers"] == "against native: call 0 of 1 (batch of 2): sample 1: 1 -> 0"
+    # a notebook that stored another number: every machine moves, and none can be traced against
+    moved_report = audit_outputs.compare(moved, records)
+    assert {m["machine"] for m in moved_report["moves"]} == {"native", "nudge2"}
+    text = audit_outputs.report({"good": report}, ["native", "nudge2"], {}, {"good": records})
+    assert "AT EQUALITY" in text and "share 100%" in text and "sample 1: 1 -> 0" in text
 
 
 def test_near_misses_are_lines_that_used_half_their_tolerance_or_more():
