@@ -97,7 +97,8 @@ def _train_float64_on(seed, digits):
 
 
 def test_float64_training_is_the_same_on_every_emulated_cpu(digits):
-    """Float32 training turns another CPU's last-bit rounding into other weights; float64 does not."""
+    """Float32 training turns the nudged machines' last-bit rounding into other weights; float64 does
+    not (other kernels can still differ where a gradient is exactly zero on one and tiny on another)."""
     runs = [_train_float64_on(seed, digits) for seed in (0, 1, 2)]
     (base, h0), *others = runs
     for model, h in others:

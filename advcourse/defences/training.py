@@ -244,7 +244,9 @@ def train(model: nn.Module, loader: Iterable[tuple[Tensor, Tensor]], *, epochs: 
             model's parameters and buffers return to their own dtypes afterwards. ``None`` (default):
             the model's own. The course trains its digits models in float64: a few epochs of SGD
             amplify float32 rounding, which differs between CPUs, into a test digit or two of
-            accuracy, while float64 leaves nothing that rounding back to float32 can show.
+            accuracy; float64 shrinks that rounding a billion-fold (a gradient entry that is exactly
+            zero on one CPU's kernels and tiny on another's can still tip Adam's or PGD's sign-like
+            steps, so logs of adversarial training may differ by a digit).
 
     Returns:
         :class:`History` — identical on every process.
