@@ -174,7 +174,7 @@ def _answers(calls: list[str], other: list[str]) -> str:
     notes = []
     if len(calls) != len(other):
         notes.append(f"{len(other)} model calls here, {len(calls)} on native")
-    for k in (diffs[:1] + diffs[-1:])[: len(set(diffs[:1] + diffs[-1:]))]:
+    for k in sorted(set(diffs[:1] + diffs[-1:])):  # the first and the last call that differ
         a, b = bytes.fromhex(calls[k]), bytes.fromhex(other[k])
         if len(a) != len(b):
             notes.append(f"call {k}: batch of {len(b) // 2} vs {len(a) // 2}")

@@ -48,21 +48,13 @@ def margins(model: torch.nn.Module, x: torch.Tensor, accepted: list[set[int]]) -
 
 def measure(seed: int, x: torch.Tensor, y: torch.Tensor, accepted: list[set[int]], lite: dict) -> dict[str, list]:
     """result name -> per-photo victim margin, on the machine of nudge ``seed`` (0: none)."""
-    import torch.nn.functional as F
-
-    plain = {name: getattr(getattr(F, name), "__wrapped__", getattr(F, name)) for name in cpu_nudge.NUDGED}
-    for name, fn in plain.items():
-        setattr(F, name, fn)
-    if seed:
-        cpu_nudge.install(seed)
-    out = {f"clean → {v}": margins(m, x, accepted).tolist() for v, m in lite.items()}
-    for attack, fn in TRANSFER_ATTACKS.items():
-        for eps in EPS:
-            x_adv = fn(lite["lite0"], x, y, eps, torch.Generator().manual_seed(0))
-            for v, m in lite.items():
-                out[f"{attack} {eps * 255:.0f}/255 → {v}"] = margins(m, x_adv, accepted).tolist()
-    for name, fn in plain.items():
-        setattr(F, name, fn)
+    with cpu_nudge.machine(seed):
+        out = {f"clean → {v}": margins(m, x, accepted).tolist() for v, m in lite.items()}
+        for attack, fn in TRANSFER_ATTACKS.items():
+            for eps in EPS:
+                x_adv = fn(lite["lite0"], x, y, eps, torch.Generator().manual_seed(0))
+                for v, m in lite.items():
+                    out[f"{attack} {eps * 255:.0f}/255 → {v}"] = margins(m, x_adv, accepted).tolist()
     return out
 
 

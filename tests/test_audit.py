@@ -12,7 +12,6 @@ from pathlib import Path
 import nbformat
 import pytest
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -20,19 +19,6 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import audit_outputs  # noqa: E402
 import audit_probe  # noqa: E402
 import cpu_nudge  # noqa: E402  (tests/startup is on sys.path: conftest.py)
-
-
-@pytest.fixture
-def nudged():
-    """Install a nudge for one test, and put the plain functions back afterwards."""
-    plain = {name: getattr(F, name) for name in cpu_nudge.NUDGED}
-
-    def install(seed):
-        cpu_nudge.install(seed)
-
-    yield install
-    for name, fn in plain.items():
-        setattr(F, name, fn)
 
 
 def _net():
@@ -47,15 +33,16 @@ def _run(net, x):
     return out.detach(), x.grad
 
 
-def test_nudge_is_about_a_millionth_deterministic_and_seeded(nudged):
+def test_nudge_is_about_a_millionth_deterministic_and_seeded():
     net, x = _net(), torch.rand(4, 3, 16, 16, generator=torch.Generator().manual_seed(1))
     plain_out, plain_grad = _run(net, x)
-    nudged(1)
-    assert cpu_nudge.installed() == 1
-    out1, grad1 = _run(net, x)
-    again, _ = _run(net, x)
-    nudged(2)  # installing again replaces the first nudge, it does not stack on it
-    out2, _ = _run(net, x)
+    with cpu_nudge.machine(1):
+        assert cpu_nudge.installed() == 1
+        out1, grad1 = _run(net, x)
+        again, _ = _run(net, x)
+        cpu_nudge.install(2)  # installing again replaces the first nudge, it does not stack on it
+        out2, _ = _run(net, x)
+    assert cpu_nudge.installed() is None  # the block put the plain functions back
     rel = ((out1 - plain_out) / plain_out).abs()
     assert 1e-7 < rel.max() < 1e-4  # moved, by about the rounding difference of another kernel
     assert torch.equal(out1, again)  # a function of the value: the same machine every run

@@ -75,21 +75,14 @@ def test_zero_epochs_only_measures(digits):
 def _train_float64_on(seed, digits):
     """Adversarial training in float64 on the emulated machine of nudge ``seed`` (0: this CPU)."""
     import cpu_nudge
-    import torch.nn.functional as F
 
-    plain = {name: getattr(F, name) for name in cpu_nudge.NUDGED}
-    try:
-        if seed:
-            cpu_nudge.install(seed)
+    with cpu_nudge.machine(seed):
         torch.manual_seed(0)
         model = DigitsCNN(width=4)
         params = list(model.parameters())
         history = train(model, make_loader(digits.x_train[:256], digits.y_train[:256], batch_size=32, seed=0),
                         epochs=2, lr=3e-3, attack="pgd", attack_params=PGD, progress=False, dtype=torch.float64,
                         eval_data=(digits.x_test, digits.y_test))
-    finally:
-        for name, fn in plain.items():
-            setattr(F, name, fn)
     assert list(model.parameters()) == params  # the same tensors, back in their own dtype
     assert all(p.dtype == torch.float32 and p.grad is None or p.grad.dtype == torch.float32 for p in params)
     assert all(b.dtype == torch.float32 for b in model.buffers() if b.is_floating_point())

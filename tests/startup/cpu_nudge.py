@@ -17,11 +17,12 @@ different kernel's rounding would. Turned on for a process and every Python proc
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.abc
 import importlib.util
 import sys
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 #: Relative size of the nudge: float32 rounding differences between kernels are of this order.
 SIZE = 1e-6
@@ -69,6 +70,24 @@ def install(seed: int) -> None:
     import torch.nn.functional as F
 
     _patch(F, seed)
+
+
+@contextlib.contextmanager
+def machine(seed: int) -> Iterator[None]:
+    """Run a block on the emulated machine of nudge ``seed`` (0: this CPU as it is), then put back
+    whatever ``torch.nn.functional`` had before (a nudge in force, or none)."""
+    import torch.nn.functional as F
+
+    before = {name: getattr(F, name) for name in NUDGED}
+    try:
+        for name, fn in before.items():  # start from the plain functions
+            setattr(F, name, getattr(fn, "__wrapped__", fn) if hasattr(fn, "__advcourse_nudge__") else fn)
+        if seed:
+            install(seed)
+        yield
+    finally:
+        for name, fn in before.items():
+            setattr(F, name, fn)
 
 
 class _NudgeOnImport(importlib.abc.MetaPathFinder):
