@@ -16,7 +16,7 @@ import sys
 from fractions import Fraction
 from typing import Sequence
 
-from advcourse.catalog import ATTACK_NAMES, EMBEDDED_MODEL, MODEL_NAMES, samples, suggest_sample
+from advcourse.models.catalog import ATTACK_NAMES, EMBEDDED_MODEL, MODEL_NAMES, samples, suggest_sample
 
 __all__ = ["main", "parse_number"]
 
@@ -197,7 +197,7 @@ def _cmd_attack(args: argparse.Namespace) -> None:
 
 
 def _cmd_samples(args: argparse.Namespace) -> None:
-    from advcourse.catalog import sample_info
+    from advcourse.models.catalog import sample_info
 
     for name in samples():
         info = sample_info(name)

@@ -22,7 +22,7 @@ def _version(package: str) -> str | None:
 
 
 def _check_model() -> tuple[str, str]:
-    from advcourse.images import sample_info, samples
+    from advcourse.models.images import sample_info, samples
     from advcourse.one_call import classify
 
     start = time.perf_counter()
@@ -36,7 +36,7 @@ def _check_model() -> tuple[str, str]:
 def _check_offline_models() -> tuple[str, str]:
     import importlib.util
 
-    from advcourse.models import LITE_VARIANTS
+    from advcourse.models.zoo import LITE_VARIANTS
 
     found = [n for n, v in LITE_VARIANTS.items() if importlib.util.find_spec(v.module) is not None]
     missing = [v.module.replace("_", "-") for n, v in LITE_VARIANTS.items() if n not in found]
@@ -48,7 +48,7 @@ def _check_offline_models() -> tuple[str, str]:
 def _check_weights() -> tuple[str, str]:
     import torchvision.models as tvm
 
-    from advcourse.models import _check_reachable
+    from advcourse.models.zoo import _check_reachable
 
     url = tvm.ResNet18_Weights.DEFAULT.url
     try:
@@ -69,7 +69,7 @@ def checks() -> list[tuple[str, str]]:
     """(status, message) pairs; status is "ok", "--" (optional) or "!!" (broken)."""
     import torch
 
-    from advcourse.models import resolve_device
+    from advcourse.models.zoo import resolve_device
 
     out = [("ok", f"python {platform.python_version()}, advcourse {_version('advcourse')}, "
                   f"torch {torch.__version__}, torchvision {_version('torchvision')}")]

@@ -14,10 +14,10 @@ from typing import Any, NamedTuple
 import torch
 from torch import nn
 
-from advcourse import checks
-from advcourse.images import ImageSource, load_image
-from advcourse.labels import IMAGENET_CLASSES, class_index
-from advcourse.models import load_model, resolve_device
+from advcourse.core import checks
+from advcourse.models.images import ImageSource, load_image
+from advcourse.models.labels import IMAGENET_CLASSES, class_index
+from advcourse.models.zoo import load_model, resolve_device
 
 __all__ = ["Prediction", "Predictions", "predict", "classify", "attack", "AttackResult", "DEFAULT_PARAMS"]
 
@@ -76,7 +76,7 @@ def predict(model: nn.Module, x: torch.Tensor, topk: int = 5) -> list[Prediction
     """Top-``topk`` predictions for each image of a batch ``x`` (N, C, H, W) in [0, 1].
 
     The model is evaluated in eval mode and left exactly as found (each submodule's mode, each
-    parameter's flags and gradient: :func:`advcourse.checks.frozen`).
+    parameter's flags and gradient: :func:`advcourse.core.checks.frozen`).
     """
     checks.check_model(model)
     if not isinstance(topk, int) or isinstance(topk, bool) or not 1 <= topk <= len(IMAGENET_CLASSES):
@@ -180,7 +180,7 @@ class AttackResult:
 
     def figure(self):
         """Original / amplified difference / adversarial, titled with predictions."""
-        from advcourse.viz import triptych
+        from advcourse.core.viz import triptych
 
         middle = f"difference x{1 / max(2 * self.linf, 1e-12):.0f}\nL∞={self.linf * 255:.1f}/255  L2={self.l2:.1f}"
         return triptych(self.x, self.x_adv, f"original\n{self.before[0]}", f"{self.attack}\n{self.after[0]}", middle)

@@ -37,7 +37,7 @@ SETTINGS = [("Linf", 0.1, "ce"), ("Linf", 0.1, "dlr"), ("L2", 0.5, "ce"), ("L2",
 def digits_model(n: int):
     """(model, x, y): the trained DigitsCNN and ``n`` test digits with their true labels."""
     from advcourse.attacks._toy import trained_digits_cnn
-    from advcourse.datasets import load_digits
+    from advcourse.models.datasets import load_digits
 
     digits = load_digits()
     return trained_digits_cnn(), digits.x_test[:n], digits.y_test[:n]

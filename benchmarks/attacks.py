@@ -47,9 +47,9 @@ from advcourse import load_model, load_samples  # noqa: E402
 from advcourse.attacks import deepfool, fgsm, pgd  # noqa: E402
 from advcourse.attacks._core import per_sample_norm  # noqa: E402
 from advcourse.attacks._toy import tiny_cnn  # noqa: E402
-from advcourse.datasets import load_digits, make_loader  # noqa: E402
+from advcourse.models.datasets import load_digits, make_loader  # noqa: E402
 from advcourse.defences.training import train  # noqa: E402
-from advcourse.nets import digits_cnn  # noqa: E402
+from advcourse.models.nets import digits_cnn  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 

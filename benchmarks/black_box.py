@@ -320,7 +320,7 @@ def square_l2_vs_torchattacks(n: int, eps: float, queries: int, seeds: int, p_in
     """Square L2, ours against torchattacks on ``n`` test digits: per-seed success, success within 20
     queries and median queries where both succeeded (queries from the start point for both)."""
     from advcourse.attacks._toy import trained_digits_cnn
-    from advcourse.datasets import load_digits
+    from advcourse.models.datasets import load_digits
 
     net, x = trained_digits_cnn(), load_digits().x_test[:n]
     with torch.no_grad():

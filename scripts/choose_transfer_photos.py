@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT / "tests" / "startup"))
 import cpu_nudge  # noqa: E402
 
 from advcourse import load_model, load_samples  # noqa: E402
-from advcourse.transfer import TRANSFER_ATTACKS  # noqa: E402
+from advcourse.evasion.transfer import TRANSFER_ATTACKS  # noqa: E402
 
 EPS = [4 / 255, 16 / 255]
 MACHINES = [0, 1, 2]  # 0: this CPU as it is; 1, 2: the audit's nudges

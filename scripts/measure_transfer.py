@@ -1,6 +1,6 @@
 """Measure how well attacks made on Lite0 (and on a Lite0+Lite1 ensemble) transfer to Lite1 and Lite2.
 
-Writes docs/transfer.md with the tables of :func:`advcourse.transfer.transfer_table`. The attacker
+Writes docs/transfer.md with the tables of :func:`advcourse.evasion.transfer.transfer_table`. The attacker
 differentiates only the surrogate(s); Lite2 is never touched by any attack. Run:
 ``.venv/bin/python scripts/measure_transfer.py [--photos 8] [--threads 2]``.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from advcourse import load_model, load_samples
-from advcourse.transfer import Ensemble, transfer_table
+from advcourse.evasion.transfer import Ensemble, transfer_table
 
 EPS = [4 / 255, 16 / 255]
 
@@ -42,7 +42,7 @@ def main() -> None:
     text = f"""# Transfer attacks between the offline models
 
 Each cell: of the photos a victim classifies right, the share it gets wrong after an L∞ attack made
-on the surrogate alone (`advcourse.transfer.transfer_table`; untargeted, away from Lite0's answer; 10
+on the surrogate alone (`advcourse.evasion.transfer.transfer_table`; untargeted, away from Lite0's answer; 10
 steps for PGD and MI-FGSM, DI with probability 0.5). The surrogate's own column is the white-box
 rate; the others never saw a gradient. {args.photos} shipped photos (clean accuracy: {clean}), so
 one photo is {100 / args.photos:.1f} points: read the table for its large differences only.

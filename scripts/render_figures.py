@@ -65,15 +65,15 @@ def _figures() -> dict[str, Callable]:
         return cache["photos"]
 
     def goal():
-        from advcourse.threat_models import goal_figure
+        from advcourse.foundations.threat_models import goal_figure
         return goal_figure()
 
     def knowledge():
-        from advcourse.threat_models import knowledge_figure
+        from advcourse.foundations.threat_models import knowledge_figure
         return knowledge_figure()
 
     def noise_histograms():
-        from advcourse.noise_study import noise_histograms as fig
+        from advcourse.foundations.noise_study import noise_histograms as fig
         return fig(16 / 255, 16 / 255)
 
     def negatives():
@@ -89,13 +89,13 @@ def _figures() -> dict[str, Callable]:
         return render_blend(p.x[i:i + 1], path, path.first_wrong(), title="peacock")
 
     def saliency():
-        from advcourse.explain import show_saliency
+        from advcourse.foundations.explain import show_saliency
         p = photos()
         sel = [p.names.index(n) for n in ["chelsea_cat", "flamingo", "binoculars", "mantis"]]
         return show_saliency(model(), p.x[sel], p.y[sel])
 
     def sign_vs_random():
-        from advcourse.calculus import show_step_comparison, sign_vs_random as compare
+        from advcourse.foundations.calculus import show_step_comparison, sign_vs_random as compare
         p = photos()
         cmp = compare(model(), p.x, p.y, eps=1 / 255, generator=torch.Generator().manual_seed(0))
         return show_step_comparison(cmp, p.names)
@@ -120,9 +120,9 @@ def _figures() -> dict[str, Callable]:
         return lesson.show_norms(x0, {"L∞ step, eps = 2/255": delta_inf, f"L2 step, eps = {eps_l2:.2f}": delta_l2})
 
     def distances():
-        from advcourse import geometry
+        from advcourse.evasion import geometry
         from advcourse.attacks import deepfool
-        from advcourse.explain import gradient_sign
+        from advcourse.foundations.explain import gradient_sign
         from advcourse.widgets import deepfool as lesson
         x, y = photos().x, _fgsm_y()
         _, info = deepfool(model(), x, y, num_classes=4, overshoot=0.02, max_iter=50, return_info=True)
@@ -132,7 +132,7 @@ def _figures() -> dict[str, Callable]:
                                      grid_max=grid[-1] * x[0].numel() ** 0.5)
 
     def accuracy():
-        from advcourse.evaluate import Report, Table
+        from advcourse.evaluation.evaluate import Report, Table
         from advcourse.widgets import deepfool as lesson
         # the robust accuracies 07_deepfool measures on the 20 photos (its stored table)
         measured = {"noise": 0.95, "semantic": 0.85, "FGSM": 0.20, "PGD": 0.0, "DeepFool": 0.0}
@@ -142,14 +142,14 @@ def _figures() -> dict[str, Callable]:
 
     def resize_pad():
         from advcourse.defences import RandomResizePad
-        from advcourse.viz import image_grid
+        from advcourse.core.viz import image_grid
         p = photos()
         defended = RandomResizePad(model(), generator=torch.Generator().manual_seed(0))
         return image_grid(defended.transform(p.x[:4]), [f"{n} (random resize & pad)" for n in p.names[:4]], ncols=4)
 
     def digits():
-        from advcourse.datasets import load_digits
-        from advcourse.viz import show_digits
+        from advcourse.models.datasets import load_digits
+        from advcourse.core.viz import show_digits
         d = load_digits()
         return show_digits(d.x_test[:8], d.y_test[:8])
 

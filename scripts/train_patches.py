@@ -23,8 +23,8 @@ import torch
 
 from advcourse import load_model
 from advcourse.attacks.patch import PATCH_DIR, PatchInfo, train_patch
-from advcourse.images import load_samples, samples
-from advcourse.labels import class_index
+from advcourse.models.images import load_samples, samples
+from advcourse.models.labels import class_index
 
 #: The shipped patch's recipe. ``recorded_steps`` losses are stored for the reproducibility test.
 RECIPE = {

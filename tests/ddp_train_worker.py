@@ -10,9 +10,9 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from advcourse.datasets import load_digits, make_loader
+from advcourse.models.datasets import load_digits, make_loader
 from advcourse.defences import train
-from advcourse.nets import DigitsCNN
+from advcourse.models.nets import DigitsCNN
 
 
 def main(out: Path) -> None:

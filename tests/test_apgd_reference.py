@@ -29,7 +29,7 @@ TOLERANCE = 2.0  # digits, on the mean over SEEDS
 def digits_model():
     """(model, x, y): the DigitsCNN (width 8) after 3 seeded epochs and 128 test digits."""
     from advcourse.attacks._toy import trained_digits_cnn
-    from advcourse.datasets import load_digits
+    from advcourse.models.datasets import load_digits
 
     digits = load_digits()
     return trained_digits_cnn(), digits.x_test[:DIGITS], digits.y_test[:DIGITS]

@@ -44,13 +44,15 @@ from PIL import Image
 from torch import nn
 
 import advcourse
-from advcourse import ImageLoadError, checks, cli, explain
-from advcourse import evaluate as ev
+from advcourse import ImageLoadError, cli
+from advcourse.core import checks
+from advcourse.foundations import explain
+from advcourse.evaluation import evaluate as ev
 from advcourse.attacks import _core, deepfool, fgsm, gaussian_noise, get_attack, noise, pgd, semantic
 from advcourse.attacks._toy import tiny_cnn
 from advcourse.attacks.semantic import blend
-from advcourse.images import MAX_SIDE, load_image, load_samples, sample_info
-from advcourse.models import load_model
+from advcourse.models.images import MAX_SIDE, load_image, load_samples, sample_info
+from advcourse.models.zoo import load_model
 
 PACKAGE = Path(advcourse.__file__).parent
 DEADLINE_S = 30  # a case running longer than this is a hang
@@ -581,8 +583,8 @@ def image_cases() -> list[Case]:
 
 
 def model_and_data_cases() -> list[Case]:
-    from advcourse.datasets import load_digits, make_loader
-    from advcourse.labels import class_index, class_name
+    from advcourse.models.datasets import load_digits, make_loader
+    from advcourse.models.labels import class_index, class_name
 
     return [
         err("load_model-unknown", lambda: load_model("effnet"), V, "name", lambda: []),
@@ -796,7 +798,7 @@ def widget_cases() -> list[Case]:
 
 
 def render_keys() -> list[str]:
-    from advcourse.threat_models import SCENARIOS
+    from advcourse.foundations.threat_models import SCENARIOS
 
     return list(SCENARIOS)
 

@@ -16,7 +16,7 @@ from torch import nn
 from advcourse.attacks import ATTACKS, QueryCounter, hopskipjump, mifgsm, pgd, simba, square
 from advcourse.attacks._blackbox import margin
 from advcourse.attacks._toy import Linear, linear, tiny_cnn
-from advcourse.transfer import TRANSFER_ATTACKS, Ensemble, transfer_table
+from advcourse.evasion.transfer import TRANSFER_ATTACKS, Ensemble, transfer_table
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 

@@ -32,7 +32,7 @@ pytestmark = pytest.mark.usefixtures("single_thread")
 def digits_model():
     """(model, x, y): the DigitsCNN (width 8) after 3 seeded epochs, 16 test digits and its own labels."""
     from advcourse.attacks._toy import trained_digits_cnn
-    from advcourse.datasets import load_digits
+    from advcourse.models.datasets import load_digits
 
     net, digits = trained_digits_cnn(), load_digits()
     x = digits.x_test[:16]
@@ -140,7 +140,7 @@ def test_simba_matches_art_at_equal_queries(digits_model, basis, median_slack):
     our median no higher than ART's plus one seed's SD (``median_slack``).
     """
     pytest.importorskip("art")
-    from advcourse.datasets import load_digits
+    from advcourse.models.datasets import load_digits
 
     net = digits_model[0]
     x = load_digits().x_test[:32]
@@ -180,7 +180,7 @@ def test_square_l2_matches_torchattacks_on_digits(digits_model):
     The medians are taken where both succeeded: the median over each one's own successes favours
     the attack that fails on the hard digits (ours reaches more of them, late).
     """
-    from advcourse.datasets import load_digits
+    from advcourse.models.datasets import load_digits
 
     net, _, _ = digits_model
     x = load_digits().x_test[:128]

@@ -10,7 +10,7 @@ import torch
 
 from advcourse.attacks import QueryCounter, square
 from advcourse.attacks._toy import linear
-from advcourse.black_box_study import SCORE_ATTACKS, DistanceCurve, distance_curve, query_curves
+from advcourse.evasion.black_box_study import SCORE_ATTACKS, DistanceCurve, distance_curve, query_curves
 from advcourse.exercises.black_box import check_attack_days, check_share_budget
 from advcourse.widgets.black_box import budget_caption, render_budget
 
@@ -121,7 +121,7 @@ def test_check_attack_days():
 
 
 def test_score_attacks_carry_their_budgets_into_names_and_runs():
-    from advcourse.black_box_study import score_attacks
+    from advcourse.evasion.black_box_study import score_attacks
 
     net = linear((1, 8, 8), num_classes=10, seed=0, dtype=torch.float32)
     x = torch.rand(5, 1, 8, 8, generator=torch.Generator().manual_seed(2))
@@ -141,7 +141,7 @@ def test_score_attacks_carry_their_budgets_into_names_and_runs():
 
 
 def test_render_budget_draws_a_greyscale_digit_with_its_scale_and_class_names():
-    from advcourse.black_box_study import score_attacks
+    from advcourse.evasion.black_box_study import score_attacks
 
     net = linear((1, 8, 8), num_classes=10, seed=0, dtype=torch.float32)
     x = torch.rand(4, 1, 8, 8, generator=torch.Generator().manual_seed(3))

@@ -1,4 +1,4 @@
-"""The robustness checklist (advcourse.checklist): each check passes on an ordinary model and fails
+"""The robustness checklist (advcourse.evaluation.checklist): each check passes on an ordinary model and fails
 on a model that masks its gradients — rounding (zero gradients) or randomness (noisy verdicts)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import pytest
 import torch
 from test_attacks_contract import _assert_same_state, _state
 
-from advcourse.checklist import ChecklistReport, Quantise, checklist
+from advcourse.evaluation.checklist import ChecklistReport, Quantise, checklist
 from advcourse.defences import RandomResizePad
 
 pytestmark = pytest.mark.usefixtures("single_thread")
@@ -18,7 +18,7 @@ EPS = 0.15
 @pytest.fixture(scope="module")
 def digits():
     """08_defences' clean digits CNN (trained to convergence: PGD-10 is a converged attack on it)."""
-    from advcourse.datasets import load_digits
+    from advcourse.models.datasets import load_digits
     from advcourse.defences.digits import clean_digits_cnn
 
     data = load_digits()

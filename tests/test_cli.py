@@ -83,8 +83,8 @@ def test_console_script_entry_point_runs():
 def test_names_checked_before_torch_match_the_registries():
     """The command line checks attack and model names without importing torch; they must agree."""
     from advcourse.attacks import ATTACKS
-    from advcourse.catalog import ATTACK_NAMES, MODEL_NAMES
-    from advcourse.models import available_models
+    from advcourse.models.catalog import ATTACK_NAMES, MODEL_NAMES
+    from advcourse.models.zoo import available_models
 
     assert ATTACK_NAMES == tuple(ATTACKS) and list(MODEL_NAMES) == available_models()
 
@@ -119,7 +119,7 @@ def test_seed_makes_pgd_repeatable(capsys, tmp_path):
 
 
 def test_every_registered_attack_has_command_line_options_and_defaults():
-    from advcourse.catalog import ATTACK_NAMES
+    from advcourse.models.catalog import ATTACK_NAMES
     from advcourse.cli import _OPTIONS
     from advcourse.one_call import DEFAULT_PARAMS
 

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.usefixtures("single_thread")
 def digits():
     """(model, x, y): the trained digits CNN and 32 test digits (real logit gaps, reachable targets)."""
     from advcourse.attacks._toy import trained_digits_cnn
-    from advcourse.datasets import load_digits
+    from advcourse.models.datasets import load_digits
 
     data = load_digits()
     return trained_digits_cnn(), data.x_test[:32], data.y_test[:32]
@@ -87,7 +87,7 @@ def test_close_to_the_exact_minimum_on_a_linear_model():
 
 def test_margin_loss_pays_less_distortion_than_cross_entropy():
     from advcourse.attacks._toy import trained_digits_cnn
-    from advcourse.datasets import load_digits
+    from advcourse.models.datasets import load_digits
 
     digits = load_digits()
     net, x, y = trained_digits_cnn(), digits.x_test[:48], digits.y_test[:48]

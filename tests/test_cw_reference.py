@@ -31,7 +31,7 @@ DIGITS = 128
 @pytest.fixture(scope="module")
 def digits_model():
     from advcourse.attacks._toy import trained_digits_cnn
-    from advcourse.datasets import load_digits
+    from advcourse.models.datasets import load_digits
 
     digits = load_digits()
     return trained_digits_cnn(), digits.x_test[:DIGITS], digits.y_test[:DIGITS]

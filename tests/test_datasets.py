@@ -1,4 +1,4 @@
-"""The offline digits data set (advcourse.datasets) and the small CNN (advcourse.nets)."""
+"""The offline digits data set (advcourse.models.datasets) and the small CNN (advcourse.models.nets)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch.utils.data import RandomSampler
 
-from advcourse.datasets import load_digits, make_loader
-from advcourse.nets import DigitsCNN, digits_cnn
+from advcourse.models.datasets import load_digits, make_loader
+from advcourse.models.nets import DigitsCNN, digits_cnn
 
 
 def test_digits_shapes_ranges_and_split():

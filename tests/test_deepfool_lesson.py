@@ -9,8 +9,8 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
-from advcourse import geometry
-from advcourse.evaluate import Report, Table, compare
+from advcourse.evasion import geometry
+from advcourse.evaluation.evaluate import Report, Table, compare
 from advcourse.exercises import deepfool as ex
 from advcourse.widgets import deepfool as lesson
 

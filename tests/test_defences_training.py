@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from advcourse.datasets import load_digits, make_loader
+from advcourse.models.datasets import load_digits, make_loader
 from advcourse.defences import History, evaluate, plot_histories, train
-from advcourse.nets import DigitsCNN
+from advcourse.models.nets import DigitsCNN
 
 ROOT = Path(__file__).resolve().parents[1]
 PGD = {"eps": 0.15, "step_size": 0.05, "steps": 4}

@@ -7,10 +7,10 @@ import torch
 from matplotlib.figure import Figure
 
 from advcourse.attacks._toy import tiny_cnn
-from advcourse.datasets import load_digits
+from advcourse.models.datasets import load_digits
 from advcourse.defences import RandomResizePad, evaluate, transfer_sweep
 from advcourse.exercises.defences import check_eot_cost, check_robust_beyond_budget
-from advcourse.nets import DigitsCNN
+from advcourse.models.nets import DigitsCNN
 from advcourse.widgets import defences as wd
 
 

@@ -1,4 +1,4 @@
-"""advcourse.evaluate: accuracy, attack reports and tables, checked against direct computation."""
+"""advcourse.evaluation.evaluate: accuracy, attack reports and tables, checked against direct computation."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from advcourse import evaluate
+from advcourse.evaluation import evaluate
 from advcourse.attacks import fgsm, pgd
 from advcourse.attacks._toy import tiny_cnn
 

@@ -27,7 +27,7 @@ def _valid_arguments() -> dict[str, object]:
     import torch
     from torch import nn
 
-    from advcourse.black_box_study import QueryCurves
+    from advcourse.evasion.black_box_study import QueryCurves
 
     x = torch.zeros(2, 3, 4, 4)
     return {"model": nn.Sequential(nn.Flatten(), nn.Linear(48, 10)), "x": x, "z": x.clone(),

@@ -6,7 +6,7 @@ import math
 
 from advcourse import load_image
 from advcourse.exercises.noise import check_matching_sigma, check_noise_threat_model, check_smallest_eps
-from advcourse.noise_study import smallest_flipping_eps
+from advcourse.foundations.noise_study import smallest_flipping_eps
 
 LEVELS = [0.0, 8 / 255, 24 / 255, 64 / 255, 128 / 255]
 

@@ -1,4 +1,4 @@
-"""advcourse.explain: input gradients against the closed form, saliency maps, figures, source display."""
+"""advcourse.foundations.explain: input gradients against the closed form, saliency maps, figures, source display."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import torch
 from matplotlib.figure import Figure
 from torch import nn
 
-from advcourse import explain
+from advcourse.foundations import explain
 from advcourse.attacks import fgsm
 from advcourse.attacks._toy import linear, tiny_cnn
 
@@ -147,7 +147,7 @@ def test_show_source_cuts_docstrings_to_their_first_line():
 def test_show_source_of_a_method_and_a_class():
     import ast
 
-    from advcourse.evaluate import Table
+    from advcourse.evaluation.evaluate import Table
     from advcourse.widgets.pgd import Trace
 
     method = str(explain.show_source(Table.__getitem__))

@@ -7,7 +7,7 @@ import torch
 from matplotlib.figure import Figure
 
 from advcourse.attacks import _toy, fgsm, noise
-from advcourse.labels import class_name
+from advcourse.models.labels import class_name
 from advcourse.exercises import fgsm as ex
 from advcourse.widgets import fgsm as lesson
 

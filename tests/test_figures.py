@@ -28,7 +28,7 @@ from matplotlib.transforms import Bbox
 from torch import nn
 
 import advcourse
-from advcourse import viz
+from advcourse.core import viz
 
 MAX_WIDTH_IN = 11.0  # 990 px at 90 dpi: unscaled in JupyterLab at 1400 px (side panel closed)
 N, SIZE = 3, 32
@@ -69,8 +69,8 @@ def _pgd_trace(**kw):
 
 
 def _noise_curve(kind="uniform"):
-    from advcourse.images import SampleBatch
-    from advcourse.noise_study import noise_curve
+    from advcourse.models.images import SampleBatch
+    from advcourse.foundations.noise_study import noise_curve
 
     x = _images()
     batch = SampleBatch(x, torch.tensor([0, 1, 2]), NAMES, [{0}, {1}, {2}])
@@ -91,7 +91,7 @@ def case_topk_bars():
 
 
 def case_show_digits():
-    from advcourse.datasets import load_digits
+    from advcourse.models.datasets import load_digits
 
     d = load_digits()
     return viz.show_digits(d.x_test[:8], d.y_test[:8])
@@ -107,37 +107,37 @@ def case_attack_result():
 
 
 def case_knowledge_figure():
-    from advcourse.threat_models import knowledge_figure
+    from advcourse.foundations.threat_models import knowledge_figure
 
     return knowledge_figure()
 
 
 def case_goal_figure():
-    from advcourse.threat_models import goal_figure
+    from advcourse.foundations.threat_models import goal_figure
 
     return goal_figure()
 
 
 def case_taxonomy_figure():
-    from advcourse.threat_models import taxonomy_figure
+    from advcourse.foundations.threat_models import taxonomy_figure
 
     return taxonomy_figure()
 
 
 def case_plot_noise_curves():
-    from advcourse.noise_study import plot_noise_curves
+    from advcourse.foundations.noise_study import plot_noise_curves
 
     return plot_noise_curves(_noise_curve(), _noise_curve("gaussian"), against="l2")
 
 
 def case_noise_gallery():
-    from advcourse.noise_study import noise_gallery
+    from advcourse.foundations.noise_study import noise_gallery
 
     return noise_gallery(_toy_model(), _images()[:1], [0, 16 / 255, 48 / 255, 96 / 255, 128 / 255])
 
 
 def case_noise_histograms():
-    from advcourse.noise_study import noise_histograms
+    from advcourse.foundations.noise_study import noise_histograms
 
     return noise_histograms(16 / 255, 16 / 255, n=2000)
 
@@ -155,7 +155,7 @@ def case_render_classification():
 
 
 def case_show_negatives():
-    from advcourse.images import SampleBatch
+    from advcourse.models.images import SampleBatch
     from advcourse.widgets.semantic import negation_table, show_negatives
 
     x = torch.rand(6, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(0))
@@ -173,13 +173,13 @@ def case_render_blend():
 
 
 def case_show_tangents():
-    from advcourse.calculus import bowl, show_tangents
+    from advcourse.foundations.calculus import bowl, show_tangents
 
     return show_tangents(bowl, [0.5, 3.5])
 
 
 def case_show_descent():
-    from advcourse.calculus import bowl, show_descent
+    from advcourse.foundations.calculus import bowl, show_descent
 
     return show_descent(bowl, -1.0, lr=1.1, steps=6)
 
@@ -191,7 +191,7 @@ def case_render_descent():
 
 
 def case_show_step_comparison():
-    from advcourse.calculus import StepComparison, show_step_comparison
+    from advcourse.foundations.calculus import StepComparison, show_step_comparison
 
     cmp = StepComparison(1 / 255, torch.tensor([0.5, 0.2, 0.9]), torch.tensor([0.01, -0.02, 0.0]),
                          torch.tensor([0.6, 0.3, 1.0]))
@@ -199,7 +199,7 @@ def case_show_step_comparison():
 
 
 def case_show_saliency():
-    from advcourse.explain import show_saliency
+    from advcourse.foundations.explain import show_saliency
 
     return show_saliency(_toy_model(), _images())
 
@@ -222,7 +222,7 @@ def case_show_landing():
 
 
 def case_show_fgsm_steps():
-    from advcourse.explain import input_gradient
+    from advcourse.foundations.explain import input_gradient
     from advcourse.widgets import fgsm as lesson
 
     model, x = _toy_model(), _images()[:1]
@@ -297,7 +297,7 @@ def case_show_distances():
 
 
 def case_accuracy_figure():
-    from advcourse.evaluate import Report, Table
+    from advcourse.evaluation.evaluate import Report, Table
     from advcourse.widgets import deepfool as lesson
 
     def row(name, acc):
@@ -354,14 +354,14 @@ def case_patch_training():
 
 
 def case_patch_sweep():
-    from advcourse.physical import PatchSweep
+    from advcourse.evasion.physical import PatchSweep
 
     return PatchSweep([0.02, 0.05, 0.1, 0.2], [0.1, 0.45, 0.8, 0.97], [0.0, 0.0, 0.02, 0.04], 859, 2).plot(
         "held-out photos, flips and crops")
 
 
 def case_camera_study():
-    from advcourse.physical import CAMERA, CameraStudy
+    from advcourse.evasion.physical import CAMERA, CameraStudy
 
     effects = {name: list(strengths) for name, (_, strengths, _) in CAMERA.items()}
     pgd = {name: [1.0, 0.33, 0.17, 0.0] for name in effects}
@@ -379,7 +379,7 @@ def case_render_patch():
 
 def _digits_toy():
     from advcourse.attacks._toy import trained_digits_cnn
-    from advcourse.datasets import load_digits
+    from advcourse.models.datasets import load_digits
 
     digits = load_digits()
     return trained_digits_cnn(epochs=1), digits.x_test[:16], digits.y_test[:16]
@@ -403,7 +403,7 @@ def case_render_losses():
 
 
 def case_worst_case():
-    from advcourse.evaluate import worst_case
+    from advcourse.evaluation.evaluate import worst_case
 
     net, x, y = _digits_toy()
     return worst_case(net, x, y, {"FGSM": {"attack": "fgsm", "eps": 0.1},
@@ -411,7 +411,7 @@ def case_worst_case():
 
 
 def case_plot_checklists():
-    from advcourse.checklist import Quantise, checklist, plot_checklists
+    from advcourse.evaluation.checklist import Quantise, checklist, plot_checklists
 
     net, x, y = _digits_toy()
     reports = [checklist(m, x, y, eps=0.15, steps=2, restarts=2, max_queries=5, name=name)
@@ -422,7 +422,7 @@ def case_plot_checklists():
 
 def _query_curves():
     from advcourse.attacks import QueryInfo
-    from advcourse.black_box_study import QueryCurves
+    from advcourse.evasion.black_box_study import QueryCurves
 
     x = _images()
     curves = QueryCurves([1, 2, 5, 10, 20, 50, 100])
@@ -456,7 +456,7 @@ def case_render_budget_digits():
 
 
 def case_distance_curve():
-    from advcourse.black_box_study import DistanceCurve
+    from advcourse.evasion.black_box_study import DistanceCurve
 
     curve = DistanceCurve([30, 100, 300, 1000], [torch.tensor([3.0, 4.0, 5.0]), torch.tensor([2.0, 2.5, 3.0]),
                                                  torch.tensor([1.0, 1.5, 2.5]), torch.tensor([0.6, 0.9, 1.4])])
@@ -464,7 +464,7 @@ def case_distance_curve():
 
 
 def case_transfer_table():
-    from advcourse.transfer import TransferTable
+    from advcourse.evasion.transfer import TransferTable
 
     table = TransferTable([4 / 255, 16 / 255], ["lite0", "lite1", "lite2"], {"lite0": 1.0, "lite1": 1.0, "lite2": 1.0})
     for k, attack in enumerate(["FGSM", "PGD", "MI-FGSM", "DI-MI-FGSM"]):

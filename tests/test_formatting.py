@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import advcourse
-from advcourse.formatting import rounded, rounded_repr
+from advcourse.core.formatting import rounded, rounded_repr
 from advcourse.one_call import Prediction, Predictions
 
 RAW_FLOAT = re.compile(r"\d\.\d{5,}")
@@ -41,7 +41,7 @@ def test_result_objects_have_a_rounded_repr(cls):
     code = cls.__repr__.__code__.co_filename
     # dataclasses' generated repr runs from dataclasses.py, namedtuple's from collections/__init__.py
     generated = code == "<string>" or code.endswith(("dataclasses.py", "collections/__init__.py"))
-    assert not generated, f"{cls.__qualname__} prints raw floats: give it __repr__ = rounded_repr (advcourse.formatting)"
+    assert not generated, f"{cls.__qualname__} prints raw floats: give it __repr__ = rounded_repr (advcourse.core.formatting)"
 
 
 def test_prediction_prints_a_percentage_with_one_decimal():

@@ -1,4 +1,4 @@
-"""advcourse.geometry: known values, properties, agreement with the batched DeepFool, bad input."""
+"""advcourse.evasion.geometry: known values, properties, agreement with the batched DeepFool, bad input."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from advcourse import geometry
+from advcourse.evasion import geometry
 from advcourse.attacks import deepfool
 
 

@@ -9,9 +9,9 @@ import torch
 import torch.nn.functional as F
 from matplotlib.figure import Figure
 
-from advcourse import calculus
+from advcourse.foundations import calculus
 from advcourse.attacks._toy import tiny_cnn
-from advcourse.calculus import bowl, derivative, gradient_descent, sign_vs_random, tangent
+from advcourse.foundations.calculus import bowl, derivative, gradient_descent, sign_vs_random, tangent
 from advcourse.exercises.gradients import check_derivative, check_input_gradient
 from advcourse.widgets import gradients as gw
 
@@ -114,7 +114,7 @@ def test_sign_vs_random_is_reproducible_and_leaves_the_model_alone(toy):
 
 
 def test_sign_vs_random_reuses_a_given_gradient(toy):
-    from advcourse.explain import input_gradient
+    from advcourse.foundations.explain import input_gradient
 
     net, x, y = toy
     g = input_gradient(net, x, y)

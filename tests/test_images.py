@@ -12,8 +12,8 @@ import pytest
 import torch
 from PIL import Image
 
-from advcourse import images
-from advcourse.images import ImageLoadError, load_image, sample_info, samples
+from advcourse.models import images
+from advcourse.models.images import ImageLoadError, load_image, sample_info, samples
 
 
 def _png_bytes(width=64, height=48, color=(200, 30, 30)) -> bytes:

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from advcourse.labels import IMAGENET_CLASSES, class_index, class_name, search_classes
+from advcourse.models.labels import IMAGENET_CLASSES, class_index, class_name, search_classes
 
 
 def test_class_list_is_imagenet_1k():

@@ -7,9 +7,9 @@ import time
 import pytest
 import torch
 
-from advcourse import models
-from advcourse.images import load_image, sample_info, samples
-from advcourse.models import EfficientNetLite0, available_models, load_model, load_state_dict_exact
+from advcourse.models import zoo as models
+from advcourse.models.images import load_image, sample_info, samples
+from advcourse.models.zoo import EfficientNetLite0, available_models, load_model, load_state_dict_exact
 
 
 def test_every_shipped_tensor_maps_with_equal_shapes():

@@ -12,7 +12,7 @@ from torch import nn
 
 from advcourse import load_samples
 from advcourse.attacks import gaussian_noise, noise
-from advcourse.noise_study import (add_noise, noise_curve, noise_gallery, noise_histograms, plot_noise_curves,
+from advcourse.foundations.noise_study import (add_noise, noise_curve, noise_gallery, noise_histograms, plot_noise_curves,
                                    probabilities, smallest_flipping_eps, uniform_std)
 
 

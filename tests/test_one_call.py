@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from advcourse.images import load_image, sample_info
+from advcourse.models.images import load_image, sample_info
 from advcourse.one_call import AttackResult, Prediction, Predictions, attack, classify, predict
 
 CAT = "chelsea_cat"

@@ -1,4 +1,4 @@
-"""The adversarial patch (advcourse.attacks.patch) and the camera lesson (advcourse.physical).
+"""The adversarial patch (advcourse.attacks.patch) and the camera lesson (advcourse.evasion.physical).
 
 Geometry and contract tests run on tiny float64 models; the shipped patch is checked on the
 embedded model: its recipe reproduces (the training script's first steps give the recorded losses)
@@ -16,7 +16,7 @@ from torch import nn
 
 from advcourse.attacks._toy import tiny_cnn
 from advcourse.attacks.patch import PatchScene, apply_patch, load_patch, patch_names, random_placement, train_patch
-from advcourse.physical import (CAMERA, RandomCamera, blur, camera_study, held_out_views, jpeg, patch_sweep,
+from advcourse.evasion.physical import (CAMERA, RandomCamera, blur, camera_study, held_out_views, jpeg, patch_sweep,
                                 rescale, rotate, target_hits)
 from test_attacks_contract import _assert_same_state, _Boom, _messy_model, _state
 
@@ -272,8 +272,8 @@ def test_training_script_reproduces_its_recorded_losses():
 
 
 def test_shipped_patch_beats_the_control_on_held_out_photos(model):
-    from advcourse.images import load_samples
-    from advcourse.labels import class_index
+    from advcourse.models.images import load_samples
+    from advcourse.models.labels import class_index
 
     patch, recipe = load_patch("toaster", with_recipe=True)
     x = held_out_views(load_samples(recipe["held_out"]).x)

@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 from advcourse.attacks._toy import tiny_cnn
 from advcourse.attacks.semantic import blend, semantic
 from advcourse.exercises.semantic import check_blend, check_centred_negative
-from advcourse.images import SampleBatch
+from advcourse.models.images import SampleBatch
 from advcourse.widgets import semantic as sw
 
 

@@ -20,7 +20,7 @@ from advcourse.defences import (
     ABSTAIN, AccuracyCurve, Certificate, GaussianNoise, certified_accuracy, certify, pgd_accuracy,
     plot_accuracy_curves, predict, train_digits_cnn,
 )
-from advcourse.nets import digits_cnn
+from advcourse.models.nets import digits_cnn
 
 SIGMA = 0.25
 BOUNDARY = 0.2  # the toy says class 1 iff the first pixel > 0.2
@@ -242,7 +242,7 @@ def test_cuda_gives_the_cpu_answers_from_a_cpu_generator():
 
 @pytest.mark.slow
 def test_on_digits_the_proof_never_beats_the_attack():
-    from advcourse.datasets import load_digits
+    from advcourse.models.datasets import load_digits
 
     digits = load_digits()
     x, y = digits.x_test[:60], digits.y_test[:60]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from matplotlib.figure import Figure
 
-from advcourse import threat_models as T
+from advcourse.foundations import threat_models as T
 from advcourse.attacks import ATTACKS, AttackSpec
 from advcourse.exercises.threat_models import APP_STORE, check_app_store, check_usable_attacks
 from advcourse.widgets.threat_models import quiz_app, render_feedback, render_scenario

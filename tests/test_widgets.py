@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from advcourse import widgets
-from advcourse.images import samples
+from advcourse.models.images import samples
 
 
 def test_render_classification_draws_photo_and_bars(model):

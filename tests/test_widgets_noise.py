@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from matplotlib.figure import Figure
 
-from advcourse.images import sample_info
-from advcourse.noise_study import add_noise
+from advcourse.models.images import sample_info
+from advcourse.foundations.noise_study import add_noise
 from advcourse.widgets import noise as wn
 
 
@@ -34,7 +34,7 @@ def test_noisy_outputs_are_cached_and_match_add_noise(model, monkeypatch):
 
 
 def test_describe_noise_says_in_words_what_the_figure_shows(model):
-    from advcourse.labels import IMAGENET_CLASSES
+    from advcourse.models.labels import IMAGENET_CLASSES
 
     clean = wn.describe_noise(model, "chelsea_cat", 0.0)
     _, probs = wn.noisy_outputs(model, "chelsea_cat", 0.0)

@@ -1,4 +1,4 @@
-"""Worst case per sample (advcourse.evaluate.worst_case): attacks in a row, each on the survivors."""
+"""Worst case per sample (advcourse.evaluation.evaluate.worst_case): attacks in a row, each on the survivors."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from advcourse.attacks import fgsm, pgd
-from advcourse.evaluate import WorstCase, autoattack_list, worst_case
+from advcourse.evaluation.evaluate import WorstCase, autoattack_list, worst_case
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 
@@ -14,7 +14,7 @@ pytestmark = pytest.mark.usefixtures("single_thread")
 @pytest.fixture(scope="module")
 def digits():
     from advcourse.attacks._toy import trained_digits_cnn
-    from advcourse.datasets import load_digits
+    from advcourse.models.datasets import load_digits
 
     data = load_digits()
     return trained_digits_cnn(), data.x_test[:64], data.y_test[:64]

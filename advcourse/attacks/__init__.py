@@ -28,7 +28,7 @@ from advcourse.attacks.pgd import pgd
 from advcourse.attacks.semantic import semantic
 from advcourse.attacks.simba import simba
 from advcourse.attacks.square import square
-from advcourse.formatting import rounded_repr
+from advcourse.core.formatting import rounded_repr
 
 __all__ = ["noise", "gaussian_noise", "semantic", "fgsm", "pgd", "deepfool", "mifgsm", "square", "simba",
            "hopskipjump", "apgd", "cw", "AttackInfo", "QueryInfo", "QueryCounter", "AttackSpec", "ATTACKS", "get_attack"]

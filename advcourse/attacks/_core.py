@@ -1,11 +1,11 @@
-"""Shared plumbing for every attack: labels, steps, projections, details (checks: advcourse.checks).
+"""Shared plumbing for every attack: labels, steps, projections, details (checks: advcourse.core.checks).
 
 Taught in 04_gradients (the guard and the input gradient) and used by 05_fgsm, 06_pgd, 07_deepfool.
 Each attack module keeps only its paper's algorithm; everything they have in common lives here, once:
 
-* validation (from :mod:`advcourse.checks`, re-exported): bad input raises ``ValueError`` /
+* validation (from :mod:`advcourse.core.checks`, re-exported): bad input raises ``ValueError`` /
   ``TypeError`` naming the argument;
-* :func:`frozen` (from :mod:`advcourse.checks`): eval mode, parameters frozen, autograd on; each
+* :func:`frozen` (from :mod:`advcourse.core.checks`): eval mode, parameters frozen, autograd on; each
   submodule's mode, each parameter's flag and ``.grad`` are restored in ``finally``;
 * labels: ``y=None`` means "the model's own prediction";
 * the loss, the input gradient (``torch.autograd.grad`` w.r.t. the input only, never into the
@@ -24,9 +24,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-# The validation layer and the model guard live in advcourse.checks (public); re-exported here so
+# The validation layer and the model guard live in advcourse.core.checks (public); re-exported here so
 # ``_core.check_images`` and ``_core.frozen`` keep working for every attack.
-from advcourse.checks import (  # noqa: F401
+from advcourse.core.checks import (  # noqa: F401
     INF,
     RANGE_TOLERANCE,
     _number,
@@ -44,7 +44,7 @@ from advcourse.checks import (  # noqa: F401
     check_norm,
     frozen,
 )
-from advcourse.formatting import rounded_repr
+from advcourse.core.formatting import rounded_repr
 
 __all__ = [
     "AttackInfo",

@@ -62,9 +62,9 @@ def trained_digits_cnn(width: int = 8, epochs: int = 3, seed: int = 0) -> nn.Mod
 
     Trained in about 2 s on one thread; the global random state is left untouched.
     """
-    from advcourse.datasets import load_digits, make_loader
+    from advcourse.models.datasets import load_digits, make_loader
     from advcourse.defences.training import train
-    from advcourse.nets import DigitsCNN
+    from advcourse.models.nets import DigitsCNN
 
     digits = load_digits()
     with torch.random.fork_rng(devices=[]):

@@ -21,9 +21,9 @@ from torch import Tensor, nn
 from advcourse.attacks import _core
 from advcourse.attacks._blackbox import margin  # z_y − max_{i≠y} z_i: below 0 once the attack has won
 from advcourse.attacks._core import AttackInfo
-from advcourse.checks import shared_attack_checks
-from advcourse.formatting import rounded_repr
-from advcourse.viz import figure_function, new_figure
+from advcourse.core.checks import shared_attack_checks
+from advcourse.core.formatting import rounded_repr
+from advcourse.core.viz import figure_function, new_figure
 
 __all__ = ["cw", "LossComparison", "compare_losses"]
 

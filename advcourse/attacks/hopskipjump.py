@@ -10,7 +10,7 @@ from torch import Tensor, nn
 
 from advcourse.attacks import _blackbox, _core
 from advcourse.attacks._blackbox import QueryInfo
-from advcourse.checks import shared_attack_checks
+from advcourse.core.checks import shared_attack_checks
 
 __all__ = ["hopskipjump"]
 

@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 
 from advcourse.attacks import _core
-from advcourse.checks import shared_attack_checks
+from advcourse.core.checks import shared_attack_checks
 
 __all__ = ["noise", "gaussian_noise"]
 

@@ -25,11 +25,11 @@ import torch.nn.functional as F
 from matplotlib.figure import Figure
 from torch import Tensor, nn
 
-from advcourse import checks
+from advcourse.core import checks
 from advcourse.defences.eot import EOT
-from advcourse.formatting import rounded_repr
-from advcourse.progress import progress_bar
-from advcourse.viz import figure_function, new_figure
+from advcourse.core.formatting import rounded_repr
+from advcourse.core.progress import progress_bar
+from advcourse.core.viz import figure_function, new_figure
 
 __all__ = ["Placement", "PatchScene", "PatchInfo", "apply_patch", "random_placement", "train_patch", "load_patch",
            "patch_names", "PATCH_DIR"]
@@ -288,7 +288,7 @@ def train_patch(model: nn.Module, x: Tensor, target: int, *, size: int = 64, ste
         samples: random scenes per photo and step, averaged by EOT (>= 1).
         init: (C, size, size) starting patch in [0, 1]; default uniform noise from ``generator``.
         generator: ``torch.Generator`` (CPU or the model's device) for the start and every placement.
-        progress: show a progress bar (:func:`~advcourse.progress.progress_bar`).
+        progress: show a progress bar (:func:`~advcourse.core.progress.progress_bar`).
         return_info: also return a :class:`PatchInfo` with the loss and hit rate per step.
 
     Returns:

@@ -7,7 +7,7 @@ from torch import Tensor, nn
 
 from advcourse.attacks import _core
 from advcourse.attacks._core import AttackInfo
-from advcourse.checks import shared_attack_checks
+from advcourse.core.checks import shared_attack_checks
 
 __all__ = ["pgd", "pgd_step"]
 

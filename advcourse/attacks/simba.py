@@ -9,7 +9,7 @@ from torch import Tensor, nn
 
 from advcourse.attacks import _blackbox, _core
 from advcourse.attacks._blackbox import QueryInfo
-from advcourse.checks import shared_attack_checks
+from advcourse.core.checks import shared_attack_checks
 
 __all__ = ["simba", "dct_matrix"]
 

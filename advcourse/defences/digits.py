@@ -1,6 +1,6 @@
 """The course's defences on the digits, trained in seconds: the models 11_evaluation checks.
 
-Taught in 11_evaluation (the recipes are 08_defences'): a clean :class:`~advcourse.nets.DigitsCNN`,
+Taught in 11_evaluation (the recipes are 08_defences'): a clean :class:`~advcourse.models.nets.DigitsCNN`,
 its adversarially fine-tuned copy, and a DigitsCNN trained behind random resize & pad. Each
 function seeds its own training and leaves the global random state untouched.
 """
@@ -11,11 +11,11 @@ import copy
 
 import torch
 
-from advcourse import checks
-from advcourse.datasets import load_digits, make_loader
+from advcourse.core import checks
+from advcourse.models.datasets import load_digits, make_loader
 from advcourse.defences.randomization import RandomResizePad
 from advcourse.defences.training import train
-from advcourse.nets import DigitsCNN
+from advcourse.models.nets import DigitsCNN
 
 __all__ = ["TRAIN_PGD", "clean_digits_cnn", "adversarial_digits_cnn", "randomised_digits_cnn"]
 

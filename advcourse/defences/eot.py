@@ -14,7 +14,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from advcourse import checks
+from advcourse.core import checks
 
 __all__ = ["EOT"]
 

@@ -19,12 +19,12 @@ from matplotlib.figure import Figure
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, RandomSampler, TensorDataset
 
-from advcourse import checks
+from advcourse.core import checks
 from advcourse.attacks import semantic
 from advcourse.defences.training import evaluate, train
-from advcourse.formatting import rounded_repr
-from advcourse.progress import progress_bar
-from advcourse.viz import figure_function, new_figure
+from advcourse.core.formatting import rounded_repr
+from advcourse.core.progress import progress_bar
+from advcourse.core.viz import figure_function, new_figure
 
 __all__ = ["NegativeTradeoff", "negative_tradeoff"]
 

@@ -18,9 +18,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from advcourse import checks
+from advcourse.core import checks
 from advcourse.attacks import _core, pgd
-from advcourse.formatting import rounded_repr
+from advcourse.core.formatting import rounded_repr
 
 __all__ = ["RandomResizePad", "TransferSweep", "transfer_sweep", "hit_rate"]
 

@@ -41,11 +41,11 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor, nn
 
-from advcourse import checks
+from advcourse.core import checks
 from advcourse.attacks import _core, pgd
 from advcourse.defences.eot import EOT
-from advcourse.formatting import rounded_repr
-from advcourse.viz import figure_function, new_figure
+from advcourse.core.formatting import rounded_repr
+from advcourse.core.viz import figure_function, new_figure
 
 __all__ = [
     "ABSTAIN", "GaussianNoise", "train_digits_cnn", "predict", "certify", "Certificate", "certified_accuracy",
@@ -124,9 +124,9 @@ def train_digits_cnn(sigma: float = 0.25, *, width: int = 16, epochs: int = 20, 
     Returns:
         The trained ``DigitsCNN`` in eval mode: (N, 1, 8, 8) in [0, 1] -> (N, 10) logits.
     """
-    from advcourse.datasets import load_digits, make_loader
+    from advcourse.models.datasets import load_digits, make_loader
     from advcourse.defences.training import train
-    from advcourse.nets import DigitsCNN
+    from advcourse.models.nets import DigitsCNN
 
     sigma = checks.check_nonnegative(sigma, "sigma")
     width = checks.check_count(width, "width", minimum=1)

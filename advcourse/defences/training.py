@@ -32,10 +32,10 @@ from matplotlib.figure import Figure
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
-from advcourse import checks
+from advcourse.core import checks
 from advcourse.attacks import _core, get_attack
-from advcourse.progress import progress_bar
-from advcourse.viz import figure_function, new_figure
+from advcourse.core.progress import progress_bar
+from advcourse.core.viz import figure_function, new_figure
 
 __all__ = ["History", "train", "evaluate", "plot_histories", "unwrap"]
 
@@ -229,7 +229,7 @@ def train(model: nn.Module, loader: Iterable[tuple[Tensor, Tensor]], *, epochs: 
         model: classifier mapping (N, C, H, W) in [0, 1] to (N, K) logits; trained in place (under
             a process group it is wrapped in ``DistributedDataParallel``; pass one already wrapped
             to choose the DDP options yourself).
-        loader: iterable of ``(x, y)`` batches, x in [0, 1] (e.g. :func:`advcourse.datasets.make_loader`).
+        loader: iterable of ``(x, y)`` batches, x in [0, 1] (e.g. :func:`advcourse.models.datasets.make_loader`).
         epochs: passes over ``loader`` (>= 0).
         attack: ``None`` for standard training, or an attack name from
             :data:`advcourse.attacks.ATTACKS` / a callable ``attack(model, x, y, **params)``.
@@ -323,7 +323,7 @@ def _train(model: nn.Module, loader: Iterable[tuple[Tensor, Tensor]], epochs: in
     sampler = getattr(loader, "sampler", None)
     if world > 1 and not hasattr(sampler, "set_epoch"):
         warnings.warn("loader: under torch.distributed each process should see its own shard; build the "
-                      "loader with advcourse.datasets.make_loader or a DistributedSampler", stacklevel=2)
+                      "loader with advcourse.models.datasets.make_loader or a DistributedSampler", stacklevel=2)
     history = History(attack=_describe(eval_attack, eval_params))
 
     def measure(epoch: int, loss: float) -> None:

@@ -8,8 +8,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from advcourse import checks
-from advcourse.black_box_study import QueryCurves
+from advcourse.core import checks
+from advcourse.evasion.black_box_study import QueryCurves
 from advcourse.exercises import Feedback, as_number, failed, is_unanswered, passed
 
 __all__ = ["check_share_budget", "check_attack_days"]
@@ -18,7 +18,7 @@ __all__ = ["check_share_budget", "check_attack_days"]
 def check_share_budget(answer: Any, curves: QueryCurves, attack: str, *, share: float) -> Feedback:
     """Is ``answer`` the smallest budget in ``curves.budgets`` at which ``attack`` has fooled at
     least ``share`` (in (0, 1]) of the images?"""
-    checks.check_instance(curves, QueryCurves, "curves", "made by advcourse.black_box_study.query_curves")
+    checks.check_instance(curves, QueryCurves, "curves", "made by advcourse.evasion.black_box_study.query_curves")
     share = checks.check_positive(share, "share")
     if share > 1:
         raise ValueError(f"share: expected a share of the images in (0, 1], got {share:g}")

@@ -1,7 +1,7 @@
 """Checked exercises of 07_deepfool: a distance to a line by hand, and DeepFool's landing class.
 
 Taught in 07_deepfool. Each check returns a :class:`~advcourse.exercises.Feedback` with a hint;
-the reference answers come from :mod:`advcourse.geometry`.
+the reference answers come from :mod:`advcourse.evasion.geometry`.
 
     >>> check_projection_distance(2.4)     # ✔ / ✘ with a hint
     >>> check_landing_class("C")
@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from advcourse import geometry
+from advcourse.evasion import geometry
 from advcourse.exercises import Feedback, failed, is_unanswered, passed
 from advcourse.widgets.deepfool import TOY_B, TOY_CLASSES, TOY_W
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from advcourse import checks
+from advcourse.core import checks
 from advcourse.defences.training import evaluate
 from advcourse.exercises import Feedback, failed, fraction, is_unanswered, passed
 

@@ -11,8 +11,8 @@ from typing import Any
 from scipy import stats
 from torch import Tensor
 
-from advcourse import checks
-from advcourse.evaluate import WorstCase
+from advcourse.core import checks
+from advcourse.evaluation.evaluate import WorstCase
 from advcourse.exercises import Feedback, failed, is_unanswered, passed
 
 __all__ = ["check_certified_radius", "check_worst_case_gap"]
@@ -57,7 +57,7 @@ def check_worst_case_gap(answer: Any, result: Any) -> Feedback:
     robust accuracy, as a fraction in [0, 1]?"""
     if is_unanswered(answer):
         return failed("read two robust accuracies off the table: the first attack's, and the one after all of them")
-    checks.check_instance(result, WorstCase, "result", "what advcourse.evaluate.worst_case returns")
+    checks.check_instance(result, WorstCase, "result", "what advcourse.evaluation.evaluate.worst_case returns")
     value = _number(answer)
     if isinstance(value, Feedback):
         return value

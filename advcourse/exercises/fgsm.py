@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from advcourse import checks
+from advcourse.core import checks
 from advcourse.attacks import fgsm
 from advcourse.exercises import Feedback, as_number, failed, is_unanswered, passed, tensor_like
 from advcourse.widgets.fgsm import Sweep, eps_label

@@ -12,8 +12,8 @@ import numbers
 import torch
 from torch import Tensor, nn
 
-from advcourse import checks
-from advcourse.calculus import BOWL_MINIMUM, bowl, derivative
+from advcourse.core import checks
+from advcourse.foundations.calculus import BOWL_MINIMUM, bowl, derivative
 from advcourse.exercises import Feedback, failed, is_unanswered, passed
 
 __all__ = ["check_derivative", "check_input_gradient"]
@@ -53,14 +53,14 @@ def _cosine(a: Tensor, b: Tensor) -> float:
 def check_input_gradient(answer: object, model: nn.Module, x: Tensor, y: Tensor) -> Feedback:
     """Is ``answer`` the gradient of the summed cross-entropy with respect to the pixels ``x``?
 
-    Compares with :func:`advcourse.explain.input_gradient` (one extra forward+backward) and says
+    Compares with :func:`advcourse.foundations.explain.input_gradient` (one extra forward+backward) and says
     what differs: the shape, the sign, the scale (a mean instead of a sum), or the direction.
 
     Args:
         answer: the learner's (N, C, H, W) tensor.
         model, x, y: the model, the (N, C, H, W) photos in [0, 1] and their (N,) true labels.
     """
-    from advcourse.explain import input_gradient
+    from advcourse.foundations.explain import input_gradient
 
     checks.check_model(model)
     checks.check_images(x)

@@ -19,10 +19,10 @@ from torch import nn
 
 from advcourse.attacks import ATTACKS
 from advcourse.exercises import NOT_ANSWERED, Feedback, failed, is_unanswered, passed
-from advcourse import checks
-from advcourse.images import load_image, sample_info
-from advcourse.noise_study import check_levels, smallest_flipping_eps, uniform_std
-from advcourse.threat_models import ThreatModel, parse_threat_model
+from advcourse.core import checks
+from advcourse.models.images import load_image, sample_info
+from advcourse.foundations.noise_study import check_levels, smallest_flipping_eps, uniform_std
+from advcourse.foundations.threat_models import ThreatModel, parse_threat_model
 
 __all__ = ["check_smallest_eps", "check_matching_sigma", "check_noise_threat_model"]
 

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from advcourse import checks
+from advcourse.core import checks
 from advcourse.attacks import _core
 from advcourse.exercises import Feedback, failed, is_unanswered, passed, tensor_like
 from advcourse.widgets.fgsm import eps_label

@@ -10,9 +10,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from advcourse import checks
+from advcourse.core import checks
 from advcourse.exercises import Feedback, failed, fraction, is_unanswered, passed
-from advcourse.physical import CAMERA, patch_sweep
+from advcourse.evasion.physical import CAMERA, patch_sweep
 
 __all__ = ["check_small_patch", "check_untrained_effect"]
 
@@ -43,8 +43,8 @@ def check_small_patch(answer: Any, model: nn.Module, x: Tensor, patch: Tensor, t
 
 
 def check_untrained_effect(answer: Any) -> Feedback:
-    """Is ``answer`` the name of the camera effect (a key of ``advcourse.physical.CAMERA``) that the
-    EOT attacker's :class:`~advcourse.physical.RandomCamera` never draws?"""
+    """Is ``answer`` the name of the camera effect (a key of ``advcourse.evasion.physical.CAMERA``) that the
+    EOT attacker's :class:`~advcourse.evasion.physical.RandomCamera` never draws?"""
     if is_unanswered(answer):
         return failed("replace ... with the name of one effect, as a string: which of the four does the attacker's "
                       "random camera never apply?")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from advcourse import checks
+from advcourse.core import checks
 from advcourse.attacks.semantic import blend
 from advcourse.exercises import Feedback, failed, passed, tensor_like
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from advcourse.attacks import ATTACKS
 from advcourse.exercises import Feedback, failed, is_unanswered, passed
-from advcourse.threat_models import Scenario, get_scenario, grade, usable_attacks
+from advcourse.foundations.threat_models import Scenario, get_scenario, grade, usable_attacks
 
 __all__ = ["APP_STORE", "check_app_store", "check_usable_attacks"]
 

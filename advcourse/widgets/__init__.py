@@ -17,9 +17,9 @@ import torch
 from matplotlib.figure import Figure
 from torch import nn
 
-from advcourse.images import load_image, sample_info, samples
+from advcourse.models.images import load_image, sample_info, samples
 from advcourse.one_call import Predictions, predict
-from advcourse.viz import figure_function, new_figure, to_hwc, topk_bars
+from advcourse.core.viz import figure_function, new_figure, to_hwc, topk_bars
 
 __all__ = ["make_app", "app_box", "live_note", "LIVE_NOTE", "APP_TEXT", "render_classification", "classify_app", "cached_predict",
            "upload_bytes"]

@@ -2,7 +2,7 @@
 
 Taught in 09_black_box. :func:`render_budget` draws one image (a colour photo or a greyscale digit) as
 the first attack leaves it within the chosen budget, next to the success-rate-vs-queries curves with
-the budget marked, from a precomputed :class:`~advcourse.black_box_study.QueryCurves`, so moving the
+the budget marked, from a precomputed :class:`~advcourse.evasion.black_box_study.QueryCurves`, so moving the
 slider runs no model. An attack stops each image at its first success, so an image fooled within the
 budget is shown as it was then; one not fooled within it is shown clean.
 """
@@ -13,10 +13,10 @@ from typing import Any, Sequence
 
 from matplotlib.figure import Figure
 
-from advcourse import checks
-from advcourse.black_box_study import QueryCurves
-from advcourse.labels import class_name
-from advcourse.viz import figure_function, new_figure, to_hwc
+from advcourse.core import checks
+from advcourse.evasion.black_box_study import QueryCurves
+from advcourse.models.labels import class_name
+from advcourse.core.viz import figure_function, new_figure, to_hwc
 from advcourse.widgets import make_app
 
 __all__ = ["render_budget", "budget_caption", "budget_app"]
@@ -36,7 +36,7 @@ def _show(ax: Any, image: Any, fig: Figure) -> None:
 
 
 def _check(curves: Any, budget: Any, photo: Any) -> tuple[int, int]:
-    checks.check_instance(curves, QueryCurves, "curves", "made by advcourse.black_box_study.query_curves")
+    checks.check_instance(curves, QueryCurves, "curves", "made by advcourse.evasion.black_box_study.query_curves")
     budget = checks.check_count(budget, "budget", minimum=1)
     n = next(iter(curves.x_adv.values())).shape[0]
     return budget, checks.check_index(photo, "photo", n)

@@ -1,6 +1,6 @@
 """Lesson helpers for 07_deepfool: the 2-D pictures, the photo views, the norm and accuracy charts.
 
-Taught in 07_deepfool. The formulas live in :mod:`advcourse.geometry` and the attack in
+Taught in 07_deepfool. The formulas live in :mod:`advcourse.evasion.geometry` and the attack in
 :func:`advcourse.attacks.deepfool`; this module only draws them. Every ``render_*`` function is
 pure (plain values in, a matplotlib ``Figure`` out) and every ``*_app`` wraps one in sliders with
 :func:`advcourse.widgets.make_app`; the photo views read results computed once, so a move answers
@@ -22,9 +22,10 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from torch import Tensor, nn
 
-from advcourse import checks, geometry
-from advcourse.labels import class_name
-from advcourse.viz import amplify, figure_function, new_figure, readable_log_ticks, to_hwc
+from advcourse.core import checks
+from advcourse.evasion import geometry
+from advcourse.models.labels import class_name
+from advcourse.core.viz import amplify, figure_function, new_figure, readable_log_ticks, to_hwc
 
 __all__ = [
     "BINARY_W", "BINARY_B", "TOY_W", "TOY_B", "TOY_CLASSES", "REPORTED",
@@ -91,7 +92,7 @@ def render_binary(px: float, py: float, overshoot: float = 0.02,
     """A linear binary classifier in 2-D: the point, its projection onto the boundary, the overshoot.
 
     Draws the two half-planes ``f > 0`` / ``f < 0`` of ``f(x) = w·x + b``, the boundary line,
-    the point ``x = (px, py)``, its projection ``x + r*`` (:func:`advcourse.geometry.projection`)
+    the point ``x = (px, py)``, its projection ``x + r*`` (:func:`advcourse.evasion.geometry.projection`)
     and DeepFool's answer ``x + (1 + overshoot) r*``.
 
     Args:
@@ -149,8 +150,8 @@ def render_multiclass(px: float, py: float, overshoot: float = 0.02) -> Figure:
     """The three-class linear toy: regions, the linearised boundaries of x's class, DeepFool's step.
 
     Every other class ``k`` contributes one dashed line ``f_k = f_k0`` labelled with its distance
-    ``|f'_k| / ‖w'_k‖`` (:func:`advcourse.geometry.boundary_distances`); the arrow is the step to
-    the closest one (:func:`advcourse.geometry.linear_deepfool_step`).
+    ``|f'_k| / ‖w'_k‖`` (:func:`advcourse.evasion.geometry.boundary_distances`); the arrow is the step to
+    the closest one (:func:`advcourse.evasion.geometry.linear_deepfool_step`).
 
     Args:
         px, py: the point's coordinates.
@@ -219,7 +220,7 @@ def show_deepfool(x: Tensor, x_adv: Tensor, y: Tensor, pred: Tensor, rank: Tenso
     Args:
         x, x_adv: (N, 3, H, W) clean and attacked photos in [0, 1].
         y, pred: (N,) int64 clean and adversarial classes.
-        rank: (N,) int64 rank of ``pred`` in the clean prediction (:func:`advcourse.geometry.class_rank`).
+        rank: (N,) int64 rank of ``pred`` in the clean prediction (:func:`advcourse.evasion.geometry.class_rank`).
         names: the N photo names.
         photos: which photos to show (indices).
     """
@@ -293,7 +294,7 @@ def accuracy_figure(table: Any, model_name: str = "EfficientNet-Lite0 · 20 phot
     """Top-1 accuracy clean and under each attack: our measurement beside the article's numbers.
 
     Args:
-        table: an :class:`advcourse.evaluate.Table` whose rows are named ``noise``, ``semantic``,
+        table: an :class:`advcourse.evaluation.evaluate.Table` whose rows are named ``noise``, ``semantic``,
             ``FGSM``, ``PGD``, ``DeepFool`` (any subset); the clean accuracy comes from its first row.
         model_name: legend entry for the measured bars.
         reported: series name -> category -> accuracy, drawn as further bars (default
@@ -322,7 +323,7 @@ def accuracy_figure(table: Any, model_name: str = "EfficientNet-Lite0 · 20 phot
 
 
 def replay(x: Tensor, x_adv: Tensor) -> Callable[..., Tensor]:
-    """An "attack" that hands back ``x_adv`` already computed for ``x``, for :func:`advcourse.evaluate.compare`.
+    """An "attack" that hands back ``x_adv`` already computed for ``x``, for :func:`advcourse.evaluation.evaluate.compare`.
 
     DeepFool is the most expensive attack of the lesson; the notebook runs it once and lets the
     comparison table measure that same result instead of attacking again.

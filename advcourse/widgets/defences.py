@@ -11,10 +11,10 @@ from typing import Any, Sequence
 
 from matplotlib.figure import Figure
 
-from advcourse import checks
+from advcourse.core import checks
 from advcourse.defences.randomization import TransferSweep
-from advcourse.labels import class_name
-from advcourse.viz import figure_function, new_figure, to_hwc
+from advcourse.models.labels import class_name
+from advcourse.core.viz import figure_function, new_figure, to_hwc
 from advcourse.widgets import make_app
 from advcourse.widgets.fgsm import eps_label
 

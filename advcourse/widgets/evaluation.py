@@ -12,9 +12,9 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from advcourse import checks
+from advcourse.core import checks
 from advcourse.attacks.cw import LossComparison
-from advcourse.viz import figure_function, new_figure
+from advcourse.core.viz import figure_function, new_figure
 from advcourse.widgets import make_app
 
 __all__ = ["render_losses", "losses_app"]

@@ -20,11 +20,11 @@ from matplotlib.colors import SymLogNorm
 from matplotlib.figure import Figure
 from torch import Tensor, nn
 
-from advcourse import checks
+from advcourse.core import checks
 from advcourse.attacks import _core, fgsm, noise
-from advcourse.formatting import rounded_repr
-from advcourse.labels import class_name
-from advcourse.viz import amplify, figure_function, new_figure, readable_log_ticks, to_hwc
+from advcourse.core.formatting import rounded_repr
+from advcourse.models.labels import class_name
+from advcourse.core.viz import amplify, figure_function, new_figure, readable_log_ticks, to_hwc
 
 __all__ = [
     "Sweep", "sweep", "eps_label", "accuracy_curves", "render_eps", "eps_app",

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from matplotlib.figure import Figure
 
-from advcourse.calculus import bowl, show_descent
-from advcourse.viz import figure_function
+from advcourse.foundations.calculus import bowl, show_descent
+from advcourse.core.viz import figure_function
 from advcourse.widgets import make_app
 
 __all__ = ["render_descent", "descent_app"]
@@ -17,7 +17,7 @@ __all__ = ["render_descent", "descent_app"]
 
 @figure_function
 def render_descent(lr: float, x0: float = -1.0, steps: int = 12) -> Figure:
-    """Gradient descent on :func:`advcourse.calculus.bowl` from ``x0`` with learning rate ``lr``.
+    """Gradient descent on :func:`advcourse.foundations.calculus.bowl` from ``x0`` with learning rate ``lr``.
 
     On this bowl ``lr < 1`` converges (monotonically below 0.5, zig-zagging above), ``lr = 1``
     bounces between two points and ``lr > 1`` diverges.

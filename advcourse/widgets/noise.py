@@ -14,11 +14,11 @@ import torch
 from matplotlib.figure import Figure
 from torch import nn
 
-from advcourse import checks
-from advcourse.images import load_image, sample_info, samples
-from advcourse.labels import IMAGENET_CLASSES
-from advcourse.noise_study import KINDS, add_noise, probabilities
-from advcourse.viz import figure_function, new_figure, to_hwc, topk_bars
+from advcourse.core import checks
+from advcourse.models.images import load_image, sample_info, samples
+from advcourse.models.labels import IMAGENET_CLASSES
+from advcourse.foundations.noise_study import KINDS, add_noise, probabilities
+from advcourse.core.viz import figure_function, new_figure, to_hwc, topk_bars
 from advcourse.widgets import make_app
 
 __all__ = ["DEFAULT_LEVELS", "noisy_outputs", "describe_noise", "render_noise", "noise_app"]

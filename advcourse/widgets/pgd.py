@@ -22,12 +22,12 @@ import torch.nn.functional as F
 from matplotlib.figure import Figure
 from torch import Tensor, nn
 
-from advcourse import checks
+from advcourse.core import checks
 from advcourse.attacks import _core
 from advcourse.attacks.pgd import pgd_step  # re-exported: 06_pgd shows its source
-from advcourse.formatting import rounded_repr
-from advcourse.labels import class_name
-from advcourse.viz import amplify, figure_function, new_figure, to_hwc, wrap_title
+from advcourse.core.formatting import rounded_repr
+from advcourse.models.labels import class_name
+from advcourse.core.viz import amplify, figure_function, new_figure, to_hwc, wrap_title
 from advcourse.widgets.fgsm import eps_label
 
 __all__ = ["pgd_step", "Trace", "pgd_trace", "loss_curves", "show_iterations", "step_grid", "render_pgd", "pgd_app"]

@@ -12,10 +12,10 @@ from typing import Any, Sequence
 from matplotlib.figure import Figure
 from torch import Tensor, nn
 
-from advcourse import checks
+from advcourse.core import checks
 from advcourse.attacks.patch import apply_patch, random_placement
-from advcourse.labels import class_name
-from advcourse.viz import figure_function, new_figure, to_hwc, topk_bars
+from advcourse.models.labels import class_name
+from advcourse.core.viz import figure_function, new_figure, to_hwc, topk_bars
 from advcourse.widgets import cached_predict, make_app
 
 __all__ = ["patched_photo", "render_patch", "patch_app"]

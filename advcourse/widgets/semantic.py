@@ -20,13 +20,13 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor, nn
 
-from advcourse import checks
+from advcourse.core import checks
 from advcourse.attacks import _core
 from advcourse.attacks.semantic import blend, semantic
-from advcourse.formatting import rounded_repr
-from advcourse.images import SampleBatch, load_samples
-from advcourse.labels import class_name
-from advcourse.viz import figure_function, new_figure, to_hwc, topk_bars, wrap_title
+from advcourse.core.formatting import rounded_repr
+from advcourse.models.images import SampleBatch, load_samples
+from advcourse.models.labels import class_name
+from advcourse.core.viz import figure_function, new_figure, to_hwc, topk_bars, wrap_title
 from advcourse.widgets import make_app
 
 __all__ = ["NegationRow", "NegationTable", "negation_table", "show_negatives", "BlendPath", "blend_path",
@@ -121,7 +121,7 @@ def negation_table(model: nn.Module, photos: SampleBatch | None = None) -> Negat
 
     Args:
         model: a [0,1]-pixel ImageNet classifier.
-        photos: a :class:`~advcourse.images.SampleBatch` (default: all shipped photos).
+        photos: a :class:`~advcourse.models.images.SampleBatch` (default: all shipped photos).
 
     Returns:
         A :class:`NegationTable`; a photo "survives" when the top-1 class of its negative is one of

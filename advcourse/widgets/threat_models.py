@@ -1,6 +1,6 @@
 """The threat-model quiz of 01_threat_models: read a scenario, pick a box and a goal, check.
 
-The checking is :func:`advcourse.threat_models.grade` (pure, tested on its own); this module only
+The checking is :func:`advcourse.foundations.threat_models.grade` (pure, tested on its own); this module only
 wires it to ipywidgets. :func:`render_scenario` gives the HTML the quiz shows for a scenario.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 from typing import Any, Sequence
 
-from advcourse.threat_models import BOXES, GOALS, SCENARIOS, get_scenario, grade
+from advcourse.foundations.threat_models import BOXES, GOALS, SCENARIOS, get_scenario, grade
 from advcourse.widgets import app_box, live_note
 
 __all__ = ["render_scenario", "render_feedback", "quiz_app"]

@@ -31,9 +31,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from advcourse.catalog import EMBEDDED_MODEL as EMBEDDED
-from advcourse.catalog import OFFLINE_MODELS, TORCHVISION_MODELS
-from advcourse.formatting import rounded_repr
+from advcourse.models.catalog import EMBEDDED_MODEL as EMBEDDED
+from advcourse.models.catalog import OFFLINE_MODELS, TORCHVISION_MODELS
+from advcourse.core.formatting import rounded_repr
 
 __all__ = ["load_model", "available_models", "PixelNormalize", "ResizeTo", "EfficientNetLite", "EfficientNetLite0",
            "resolve_device"]

@@ -11,7 +11,7 @@ Everything an attack does with a gradient can be seen first on a function of one
   the sign of the input gradient raises a classifier's loss far more than a random ±eps step,
   because to first order the change is ``g · delta``. FGSM (05_fgsm) is that one step.
 
-Figures are built without pyplot (see :mod:`advcourse.viz`).
+Figures are built without pyplot (see :mod:`advcourse.core.viz`).
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ import torch.nn.functional as F
 from matplotlib.figure import Figure
 from torch import Tensor, nn
 
-from advcourse import checks
-from advcourse import viz
+from advcourse.core import checks
+from advcourse.core import viz
 from advcourse.attacks import _core
-from advcourse.formatting import rounded_repr
+from advcourse.core.formatting import rounded_repr
 
 __all__ = ["bowl", "BOWL_MINIMUM", "derivative", "tangent", "gradient_descent", "show_tangents", "show_descent",
            "StepComparison", "sign_vs_random", "show_step_comparison"]
@@ -236,7 +236,7 @@ def sign_vs_random(model: nn.Module, x: Tensor, y: Tensor, *, eps: float,
     Returns:
         A :class:`StepComparison` with per-photo loss changes on ``x``'s device.
     """
-    from advcourse.explain import input_gradient
+    from advcourse.foundations.explain import input_gradient
 
     checks.check_images(x)
     eps = checks.check_nonnegative(eps, "eps")

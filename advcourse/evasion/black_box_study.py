@@ -22,11 +22,11 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor, nn
 
-from advcourse import checks
+from advcourse.core import checks
 from advcourse.attacks import hopskipjump, simba, square
 from advcourse.attacks._blackbox import QueryInfo
-from advcourse.formatting import rounded_repr
-from advcourse.viz import figure_function, new_figure, readable_log_ticks
+from advcourse.core.formatting import rounded_repr
+from advcourse.core.viz import figure_function, new_figure, readable_log_ticks
 
 __all__ = ["SCORE_ATTACKS", "score_attacks", "QueryCurves", "query_curves", "DistanceCurve", "distance_curve"]
 

@@ -27,11 +27,11 @@ from torch import Tensor, nn
 
 from advcourse.attacks import gaussian_noise, noise
 from advcourse.attacks._core import logits_of
-from advcourse.checks import check_budget, check_count, check_images, check_model, check_sequence, frozen
-from advcourse.formatting import rounded_repr
-from advcourse.images import SampleBatch
-from advcourse.labels import IMAGENET_CLASSES
-from advcourse.viz import figure_function, image_grid, new_figure
+from advcourse.core.checks import check_budget, check_count, check_images, check_model, check_sequence, frozen
+from advcourse.core.formatting import rounded_repr
+from advcourse.models.images import SampleBatch
+from advcourse.models.labels import IMAGENET_CLASSES
+from advcourse.core.viz import figure_function, image_grid, new_figure
 
 __all__ = ["KINDS", "add_noise", "probabilities", "NoiseCurve", "noise_curve", "smallest_flipping_eps",
            "plot_noise_curves", "noise_gallery", "noise_histograms", "uniform_std"]
@@ -117,7 +117,7 @@ def noise_curve(model: nn.Module, data: SampleBatch, levels: Sequence[float], *,
 
     Args:
         model: a [0,1]-pixel classifier.
-        data: a :class:`~advcourse.images.SampleBatch` (``load_samples()``): ``x`` (N, 3, H, W) in
+        data: a :class:`~advcourse.models.images.SampleBatch` (``load_samples()``): ``x`` (N, 3, H, W) in
             [0, 1], ``y`` (N,) labels, ``accepted`` sets of indices counted right.
         levels: E noise levels in pixel units (eps for uniform, sigma for Gaussian), e.g. ``[0, 8/255]``.
         kind: "uniform" or "gaussian".

@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, TensorDataset
 
-from advcourse.formatting import rounded_repr
+from advcourse.core.formatting import rounded_repr
 
 __all__ = ["Digits", "load_digits", "make_loader", "DIGIT_CLASSES"]
 
@@ -82,7 +82,7 @@ def make_loader(x: Tensor, y: Tensor, *, batch_size: int = 64, shuffle: bool = T
         shuffle: reshuffle every epoch (call ``sampler.set_epoch`` — the training loop does).
         seed: seed of the shuffle.
     """
-    from advcourse.checks import check_bool, check_count, check_labels, check_tensor
+    from advcourse.core.checks import check_bool, check_count, check_labels, check_tensor
 
     check_tensor(x, "x")
     check_labels(y, x)

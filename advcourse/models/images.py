@@ -38,9 +38,9 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 from torchvision.transforms.v2 import functional as TF
 
-from advcourse.catalog import Sample, _manifest, _unknown, sample_info, samples
-from advcourse.checks import check_positive
-from advcourse.formatting import rounded_repr
+from advcourse.models.catalog import Sample, _manifest, _unknown, sample_info, samples
+from advcourse.core.checks import check_positive
+from advcourse.core.formatting import rounded_repr
 
 __all__ = ["load_image", "load_samples", "samples", "sample_info", "ImageLoadError", "Sample", "SampleBatch",
            "MAX_PIXELS", "MAX_BYTES", "MAX_SIDE", "MAX_ASPECT"]

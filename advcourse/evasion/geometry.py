@@ -40,9 +40,9 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from advcourse import checks
+from advcourse.core import checks
 from advcourse.attacks import _core
-from advcourse.formatting import rounded_repr
+from advcourse.core.formatting import rounded_repr
 
 __all__ = [
     "signed_score",

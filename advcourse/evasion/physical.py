@@ -24,12 +24,12 @@ import torchvision.transforms.v2.functional as TF
 from matplotlib.figure import Figure
 from torch import Tensor, nn
 
-from advcourse import checks
+from advcourse.core import checks
 from advcourse.attacks import _core, pgd
 from advcourse.attacks.patch import place, random_placement
 from advcourse.defences.eot import EOT
-from advcourse.formatting import rounded_repr
-from advcourse.viz import figure_function, new_figure
+from advcourse.core.formatting import rounded_repr
+from advcourse.core.viz import figure_function, new_figure
 
 __all__ = ["CAMERA", "rotate", "rescale", "blur", "jpeg", "RandomCamera", "CameraStudy", "camera_study",
            "PatchSweep", "patch_sweep", "held_out_views", "target_hits"]
@@ -194,7 +194,7 @@ def camera_study(model: nn.Module, x: Tensor, target: Tensor, *, eps: float = 8 
     checks.check_generator(generator)
     if camera is None:
         camera = RandomCamera(model, generator=generator)
-    checks.check_instance(camera, RandomCamera, "camera", "advcourse.physical.RandomCamera(model)")
+    checks.check_instance(camera, RandomCamera, "camera", "advcourse.evasion.physical.RandomCamera(model)")
     settings = dict(eps=eps, step_size=eps / 4, steps=steps, targeted=True, generator=generator)
     x_pgd = pgd(model, x, target, **settings)
     x_eot = pgd(EOT(camera, samples=samples), x, target, **settings)

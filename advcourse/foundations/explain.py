@@ -25,8 +25,8 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor, nn
 
-from advcourse import checks
-from advcourse import viz
+from advcourse.core import checks
+from advcourse.core import viz
 from advcourse.attacks import _core
 
 __all__ = ["input_gradient", "gradient_sign", "saliency", "show_saliency", "Source", "show_source"]
@@ -159,7 +159,7 @@ def show_saliency(model: nn.Module, x: Tensor, y: Tensor | None = None,
 
 
 def _class_title(k: int) -> str:
-    from advcourse.labels import IMAGENET_CLASSES, class_name
+    from advcourse.models.labels import IMAGENET_CLASSES, class_name
 
     return class_name(k) if k < len(IMAGENET_CLASSES) else f"class {k}"
 

@@ -24,8 +24,8 @@ from matplotlib.figure import Figure
 from torch import Tensor, nn
 
 from advcourse.attacks import _core, fgsm, mifgsm, pgd
-from advcourse.evaluate import _predict
-from advcourse.viz import figure_function, new_figure
+from advcourse.evaluation.evaluate import _predict
+from advcourse.core.viz import figure_function, new_figure
 
 __all__ = ["Ensemble", "TRANSFER_ATTACKS", "TransferTable", "transfer_table"]
 

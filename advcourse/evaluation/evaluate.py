@@ -27,13 +27,13 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor, nn
 
-from advcourse import checks
+from advcourse.core import checks
 from advcourse.attacks import ATTACKS, get_attack
 from advcourse.attacks import _core
 from advcourse.attacks._blackbox import QueryCounter
-from advcourse.formatting import rounded_repr
-from advcourse.progress import progress_bar
-from advcourse.viz import figure_function, new_figure
+from advcourse.core.formatting import rounded_repr
+from advcourse.core.progress import progress_bar
+from advcourse.core.viz import figure_function, new_figure
 
 __all__ = ["accuracy", "evaluate_attack", "robust_accuracy", "compare", "Report", "Table", "worst_case", "WorstCase",
            "WorstCaseRow", "autoattack_list"]

@@ -1,6 +1,6 @@
 """What the course ships, by name: sample photos (labels, provenance), models and attacks.
 
-Taught in 00_welcome, through :mod:`advcourse.images` (which re-exports :func:`samples` and
+Taught in 00_welcome, through :mod:`advcourse.models.images` (which re-exports :func:`samples` and
 :func:`sample_info`). Kept free of heavy imports so the command line can check a sample, model or
 attack name, and suggest the one meant, before it loads PyTorch.
 """

@@ -30,11 +30,11 @@ import torch.nn.functional as F
 from matplotlib.figure import Figure
 from torch import Tensor, nn
 
-from advcourse import checks
+from advcourse.core import checks
 from advcourse.attacks import _core, apgd, pgd, square
-from advcourse.evaluate import _predict
-from advcourse.formatting import rounded_repr
-from advcourse.viz import figure_function, new_figure
+from advcourse.evaluation.evaluate import _predict
+from advcourse.core.formatting import rounded_repr
+from advcourse.core.viz import figure_function, new_figure
 
 __all__ = ["Check", "ChecklistReport", "checklist", "plot_checklists", "Quantise"]
 

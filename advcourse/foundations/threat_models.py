@@ -27,7 +27,7 @@ from matplotlib.figure import Figure
 
 from advcourse.attacks import ATTACKS, AttackSpec
 from advcourse.exercises import Feedback, failed, is_unanswered, passed
-from advcourse.viz import figure_function, new_figure
+from advcourse.core.viz import figure_function, new_figure
 
 __all__ = [
     "BOXES", "GOALS", "ACCESS", "ThreatModel", "threat_model_of", "parse_threat_model", "Scenario",
