@@ -144,22 +144,9 @@ def _check_image(src: str) -> None:
 
 def _check_out(out: str) -> None:
     """The figure can be written: not a folder, an extension matplotlib writes, an existing folder."""
-    path = os.path.expanduser(out)
-    if os.path.isdir(path):
-        raise ValueError(f"--out: {out} is a folder; give a file name such as {os.path.join(out, 'attack.png')}")
-    ext = os.path.splitext(path)[1].lower().lstrip(".")
-    from matplotlib.backend_bases import FigureCanvasBase
+    from advcourse.core.files import check_figure_path
 
-    kinds = FigureCanvasBase.get_supported_filetypes()
-    if ext not in kinds:
-        what = f"the extension .{ext}" if ext else "no extension"
-        raise ValueError(f"--out: {out} has {what}; name the figure with one of "
-                         f"{', '.join('.' + k for k in sorted(kinds))}")
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise ValueError(f"--out: the folder {folder} does not exist")
-    if not os.access(folder, os.W_OK):
-        raise ValueError(f"--out: the folder {folder} is not writable")
+    check_figure_path(out, "--out")
 
 
 def _check_attack_options(args: argparse.Namespace) -> None:

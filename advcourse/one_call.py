@@ -8,7 +8,9 @@ original / amplified difference / adversarial, with predictions and confidences 
 from __future__ import annotations
 
 import html
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import torch
@@ -201,9 +203,14 @@ class AttackResult:
         self.figure().savefig(buf, format="png")
         return buf.getvalue()
 
-    def save(self, path: str) -> None:
-        """Write the three-panel figure to ``path`` (format from the extension: .png, .pdf, .svg)."""
-        self.figure().savefig(path)
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the three-panel figure to ``path`` (format from the extension: .png, .pdf, .svg) and
+        return the path written. The folder must exist; an existing file is replaced."""
+        from advcourse.core.files import check_figure_path
+
+        target = check_figure_path(path, "path")
+        self.figure().savefig(target)
+        return target
 
 
 def _resolve_target(target: int | str | None) -> int | None:

@@ -5,7 +5,7 @@ Not a test: run it by hand and read the ratio (measured in this one run)::
     .venv/bin/python benchmarks/apgd.py                 # writes benchmarks/results/apgd-<date>.{json,md}
     .venv/bin/python benchmarks/apgd.py --steps 100 --repeats 5 --threads 1
 
-On the course's digits CNN (08_defences' ``DigitsCNN``, width 8, 3 seeded epochs) and the first
+On the course's digits CNN (``defences.digits.clean_digits_cnn``) and the first
 ``--digits`` test digits, both attacks run ``--steps`` steps, one restart, the same eps, norm and
 loss, attacking the true labels. Reported per setting: the median wall time of each over
 ``--repeats`` interleaved rounds, the ratio ours / reference, and both robust accuracies.
@@ -36,11 +36,11 @@ SETTINGS = [("Linf", 0.1, "ce"), ("Linf", 0.1, "dlr"), ("L2", 0.5, "ce"), ("L2",
 
 def digits_model(n: int):
     """(model, x, y): the trained DigitsCNN and ``n`` test digits with their true labels."""
-    from advcourse.attacks._toy import trained_digits_cnn
+    from advcourse.defences.digits import clean_digits_cnn
     from advcourse.models.datasets import load_digits
 
     digits = load_digits()
-    return trained_digits_cnn(), digits.x_test[:n], digits.y_test[:n]
+    return clean_digits_cnn(), digits.x_test[:n], digits.y_test[:n]
 
 
 def _timed(fn) -> tuple[float, torch.Tensor]:

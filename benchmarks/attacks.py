@@ -12,8 +12,8 @@ What it measures:
    and foolbox's FGSM / PGD beside ours.
 2. DeepFool at batch 8 on the embedded model: ours vs foolbox ``L2DeepFoolAttack(candidates=10)``.
 3. DeepFool at batch 32 on two small 10-class CNNs: ours vs torchattacks and foolbox, with success
-   rate and median L2. ``deepfool_digits`` is the course's own ``DigitsCNN`` (08_defences),
-   trained for 3 epochs on the offline 8×8 digits and attacked on 32 test digits;
+   rate and median L2. ``deepfool_digits`` is the course's one digits model
+   (``defences.digits.clean_digits_cnn``, via ``references.digits_victim``) on 32 test digits;
    ``deepfool_cnn`` is ``_toy.tiny_cnn`` (random weights) on 32 random 3×32×32 images.
 4. DeepFool per image on the ImageNet model vs torchattacks' DeepFool, which takes one backward
    pass per class (1000) per iteration for one image at a time. Running it to the end takes many
@@ -42,14 +42,13 @@ import torch.nn.functional as F
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from advcourse import load_model, load_samples  # noqa: E402
 from advcourse.attacks import deepfool, fgsm, pgd  # noqa: E402
 from advcourse.attacks._core import per_sample_norm  # noqa: E402
 from advcourse.attacks._toy import tiny_cnn  # noqa: E402
-from advcourse.models.datasets import load_digits, make_loader  # noqa: E402
-from advcourse.defences.training import train  # noqa: E402
-from advcourse.models.nets import digits_cnn  # noqa: E402
+from references import digits_victim  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 
@@ -80,6 +79,13 @@ def frozen_copy_of_flags(model: torch.nn.Module) -> None:
     """The baseline runs with the parameters frozen, as inside the attacks (no weight gradients)."""
     for p in model.parameters():
         p.requires_grad_(False)
+
+
+def frozen_digits(n: int = 32) -> tuple[torch.nn.Module, torch.Tensor, torch.Tensor]:
+    """The course's digits model (parameters frozen), its first ``n`` test digits and its own answers."""
+    net, x, y = digits_victim(n)
+    frozen_copy_of_flags(net)
+    return net, x, y
 
 
 def fgsm_pgd(model, x, y, steps: int, repeats: int) -> list[dict]:
@@ -182,19 +188,6 @@ def torchattacks_deepfool_per_image(model, x, y, repeats: int, full: bool, t_bat
             "ours_speedup": t_ta / t_ours}
 
 
-def trained_digits_cnn() -> tuple[torch.nn.Module, torch.Tensor, torch.Tensor]:
-    """The course's DigitsCNN after 3 seeded epochs on the digits, and 32 test digits with its own labels."""
-    digits = load_digits()
-    net = digits_cnn(seed=0)
-    train(net, make_loader(digits.x_train, digits.y_train, seed=0), epochs=3, progress=False)
-    net.eval()
-    frozen_copy_of_flags(net)
-    x = digits.x_test[:32]
-    with torch.no_grad():
-        return net, x, net(x).argmax(1)
-
-
-
 def save_results(res: dict, prefix: str, table: str) -> Path:
     """Write ``res`` as JSON and ``table`` as markdown to benchmarks/results/<prefix>-<UTC time>.{json,md},
     print the table, and return the path stem (shared by every benchmark script)."""
@@ -271,7 +264,7 @@ def main(argv: list[str] | None = None) -> dict:
                  "repeats": args.repeats, "command": "python benchmarks/attacks.py " + " ".join(argv or sys.argv[1:])}
     steps: list[tuple[str, Callable[[], object]]] = [
         ("fgsm_pgd", lambda: fgsm_pgd(model, x, y, args.steps, args.repeats)),
-        ("deepfool_digits", lambda: deepfool_runs(*trained_digits_cnn(), max(args.repeats, 5), with_torchattacks=True)),
+        ("deepfool_digits", lambda: deepfool_runs(*frozen_digits(), max(args.repeats, 5), with_torchattacks=True)),
         ("deepfool_cnn", lambda: deepfool_runs(cnn, xs, ys, max(args.repeats, 5), with_torchattacks=True)),
         # the model is warm from the FGSM/PGD part, and each run here is long: no extra warm-up round
         ("deepfool_lite0", lambda: deepfool_runs(model, x, y, args.repeats, with_torchattacks=False, warmup=False)),

@@ -16,8 +16,8 @@ What it measures, on the embedded EfficientNet-Lite0 and the first ``--photos`` 
    both: success rate and median queries to success over ``--seeds`` seeds. torchattacks counts
    from its stripe start; ours counts the first query at ``x`` too, so 1 is subtracted from ours.
 
-3. **HopSkipJump vs foolbox 3.3.4** ``HopSkipJumpAttack`` on the course's trained ``DigitsCNN``
-   (32 test digits): foolbox runs 5 and 10 iterations, its queries per image are counted, and ours
+3. **HopSkipJump vs foolbox 3.3.4** ``HopSkipJumpAttack`` on the course's digits model
+   (``defences.digits.clean_digits_cnn``, 32 test digits): foolbox runs 5 and 10 iterations, its queries per image are counted, and ours
    gets that many per image; success rate and median L2 of both (``--only hopskipjump``).
 
 4. **SimBA vs ART 1.20.1** ``SimBA`` on the same 32 digits, pixel and DCT bases, eps 0.2, ART's
@@ -49,6 +49,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from attacks import interleaved, machine, save_results  # noqa: E402
+from references import art_simba, digits_victim, foolbox_hopskipjump, torchattacks_square  # noqa: E402
 
 from advcourse import load_model, load_samples  # noqa: E402
 from advcourse.attacks import QueryCounter, square  # noqa: E402
@@ -83,15 +84,7 @@ def ours(model, x, y, eps, queries, seed, norm="linf", p_init=0.05):
 
 def theirs(model, x, y, eps, queries, seed, norm="linf", p_init=0.05):
     """torchattacks' Square on x: (success (N,), queries from its start point (N,))."""
-    import torchattacks
-
-    attack = torchattacks.Square(model, norm={"linf": "Linf", "l2": "L2"}[norm], eps=eps, n_queries=queries,
-                                 p_init=p_init, loss="margin", resc_schedule=True, seed=seed)
-    attack.init_hyperparam(x)  # what its perturb() does before attack_single_run
-    torch.manual_seed(seed)
-    n_queries, x_best = attack.attack_single_run(x, y)
-    with torch.no_grad():
-        return model(x_best).argmax(1) != y, n_queries.long()
+    return torchattacks_square(model, x, y, eps=eps, queries=queries, seed=seed, norm=norm, p_init=p_init)
 
 
 def quality(model, x, y, eps, queries, seeds) -> dict:
@@ -186,25 +179,16 @@ def speed(model, x, y, eps, queries, repeats) -> dict:
 
 
 def hopskipjump_vs_foolbox(steps_list=(5, 10)) -> list[dict]:
-    import foolbox as fb
-
-    from attacks import trained_digits_cnn
-
     from advcourse.attacks import hopskipjump
 
-    net, x, y = trained_digits_cnn()
+    net, x, y = digits_victim()
     rows = []
     for steps in steps_list:
-        counter = QueryCounter(net)
-        attack = fb.attacks.HopSkipJumpAttack(steps=steps, initial_gradient_eval_steps=100,
-                                              max_gradient_eval_steps=10_000, gamma=1.0, constraint="l2")
-        torch.manual_seed(0)
         t = time.perf_counter()
-        raw, _, _ = attack(fb.PyTorchModel(counter, bounds=(0, 1)), x, fb.criteria.Misclassification(y), epsilons=None)
+        raw, budget = foolbox_hopskipjump(net, x, y, steps=steps)
         t_fb = time.perf_counter() - t
         with torch.no_grad():
             ok = net(raw).argmax(1) != y
-        budget = counter.images // len(x)
         t = time.perf_counter()
         _, info = hopskipjump(net, x, y, max_queries=budget, generator=torch.Generator().manual_seed(0),
                               return_info=True)
@@ -215,28 +199,6 @@ def hopskipjump_vs_foolbox(steps_list=(5, 10)) -> list[dict]:
                      "ours_success": info.success_rate, "ours_median_l2": float(info.l2[info.success].median()),
                      "ours_max_queries": int(info.queries.max()), "foolbox_seconds": t_fb, "ours_seconds": t_ours})
     return rows
-
-
-def art_simba(net: torch.nn.Module, x: torch.Tensor, basis: str, eps: float, max_iter: int,
-              seed: int) -> tuple[list, int]:
-    """ART's SimBA, one digit at a time (its design): (adversarial digits as (1, C, H, W) tensors, images queried)."""
-    import numpy as np
-    from art.attacks.evasion import SimBA
-    from art.estimators.classification import PyTorchClassifier
-
-    counter = QueryCounter(net)
-    classifier = PyTorchClassifier(torch.nn.Sequential(counter, torch.nn.Softmax(1)), torch.nn.CrossEntropyLoss(),
-                                   input_shape=tuple(x.shape[1:]), nb_classes=10, clip_values=(0.0, 1.0),
-                                   channels_first=True, device_type="cpu")
-    attack = SimBA(classifier, attack="px" if basis == "pixel" else "dct", max_iter=max_iter, epsilon=eps,
-                   freq_dim=2, stride=2, verbose=False)
-    np.random.seed(seed)
-    per_digit = []
-    for image in x.split(1):
-        before = counter.images
-        x_adv = torch.from_numpy(attack.generate(image.numpy()))
-        per_digit.append((x_adv, counter.images - before))
-    return per_digit, counter.images
 
 
 def simba_runs(net, x, y, basis: str, eps: float, max_iter: int, seeds: int) -> dict:
@@ -256,12 +218,12 @@ def simba_runs(net, x, y, basis: str, eps: float, max_iter: int, seeds: int) -> 
         runs["ours"]["success"].append(info.success)
         runs["ours"]["queries"].append(info.queries)
         t = time.perf_counter()
-        per_digit, images = art_simba(net, x, basis, eps, max_iter, seed)
+        x_adv, queries = art_simba(net, x, basis=basis, eps=eps, max_iter=max_iter, seed=seed)
         runs["art"]["seconds"] += time.perf_counter() - t
-        runs["art"]["images"] += images
+        runs["art"]["images"] += int(queries.sum())
         with torch.no_grad():
-            runs["art"]["success"].append(net(torch.cat([a for a, _ in per_digit])).argmax(1) != y)
-        runs["art"]["queries"].append(torch.tensor([q for _, q in per_digit]))
+            runs["art"]["success"].append(net(x_adv).argmax(1) != y)
+        runs["art"]["queries"].append(queries)
     return {who: {**r, "success": torch.stack(r["success"]), "queries": torch.stack(r["queries"])}
             for who, r in runs.items()}
 
@@ -271,9 +233,7 @@ def _median(q: torch.Tensor, mask: torch.Tensor) -> float | None:
 
 
 def simba_vs_art(seeds: int, eps: float = 0.2, budgets=(15, 30)) -> list[dict]:
-    from attacks import trained_digits_cnn
-
-    net, x, y = trained_digits_cnn()
+    net, x, y = digits_victim()
     rows = []
     for basis in ("pixel", "dct"):
         for max_iter in budgets:
@@ -319,12 +279,7 @@ def simba_table(rows: list[dict]) -> list[str]:
 def square_l2_vs_torchattacks(n: int, eps: float, queries: int, seeds: int, p_init: float = 0.3) -> dict:
     """Square L2, ours against torchattacks on ``n`` test digits: per-seed success, success within 20
     queries and median queries where both succeeded (queries from the start point for both)."""
-    from advcourse.attacks._toy import trained_digits_cnn
-    from advcourse.models.datasets import load_digits
-
-    net, x = trained_digits_cnn(), load_digits().x_test[:n]
-    with torch.no_grad():
-        y = net(x).argmax(1)
+    net, x, y = digits_victim(n)
     out = {"digits": n, "eps": eps, "queries": queries, "p_init": p_init, "ours": [], "torchattacks": []}
     for seed in range(seeds):
         _, info = ours(net, x, y, eps, queries, seed, norm="l2", p_init=p_init)

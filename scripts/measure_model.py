@@ -68,11 +68,11 @@ def siblings_table() -> str:
     return "\n".join(rows)
 
 
-@torch.no_grad()
 #: The part of docs/model.md this script keeps as it is: a whole notebook run with another model.
 KEPT_SECTION = "## A whole notebook with another model"
 
 
+@torch.no_grad()
 def main() -> None:
     photos = load_samples()
     rows, chosen = [], None

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-from torch import nn
 
 from advcourse.attacks import deepfool, fgsm, pgd
 from advcourse.attacks._core import per_sample_norm

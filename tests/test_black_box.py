@@ -178,7 +178,7 @@ def test_mifgsm_batch_equals_per_sample(net, x):
 
 
 def test_input_diversity_goes_through_the_defence_transform(net, x, monkeypatch):
-    from advcourse.defences.randomization import RandomResizePad
+    from advcourse.core.transforms import RandomResizePad
 
     seen = []
     original = RandomResizePad.transform

@@ -11,18 +11,19 @@ from test_apgd import N, net, x  # noqa: F401  (the same tiny float64 CNN and ed
 
 from advcourse.attacks import cw
 from advcourse.attacks._toy import linear
-from advcourse.attacks.cw import compare_losses, margin
+from advcourse.attacks._blackbox import margin
+from advcourse.evaluation.losses import compare_losses
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 
 @pytest.fixture(scope="module")
 def digits():
     """(model, x, y): the trained digits CNN and 32 test digits (real logit gaps, reachable targets)."""
-    from advcourse.attacks._toy import trained_digits_cnn
+    from advcourse.defences.digits import clean_digits_cnn
     from advcourse.models.datasets import load_digits
 
     data = load_digits()
-    return trained_digits_cnn(), data.x_test[:32], data.y_test[:32]
+    return clean_digits_cnn(), data.x_test[:32], data.y_test[:32]
 
 
 def _pred(net, x):
@@ -86,11 +87,11 @@ def test_close_to_the_exact_minimum_on_a_linear_model():
 
 
 def test_margin_loss_pays_less_distortion_than_cross_entropy():
-    from advcourse.attacks._toy import trained_digits_cnn
+    from advcourse.defences.digits import clean_digits_cnn
     from advcourse.models.datasets import load_digits
 
     digits = load_digits()
-    net, x, y = trained_digits_cnn(), digits.x_test[:48], digits.y_test[:48]
+    net, x, y = clean_digits_cnn(), digits.x_test[:48], digits.y_test[:48]
     result = compare_losses(net, x, y, c=[1.0, 3.0], steps=50, lr=0.05)
     assert result.success["margin"][0] > result.success["ce"][0]  # same c: the margin wins more often
     assert all(result.success_at_l2("margin", d) >= s  # and more often at the same distortion

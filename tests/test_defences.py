@@ -57,7 +57,7 @@ def test_nearest_resize_pad_matches_a_direct_construction():
 
 def test_bilinear_matches_interpolate_then_pad():
     x = torch.rand(1, 3, 8, 8, generator=torch.Generator().manual_seed(0))
-    from advcourse.defences.randomization import _place
+    from advcourse.core.transforms import _place
 
     out = _place(x, torch.tensor([12]), torch.tensor([1.0]), torch.tensor([2.0]), 14, "bilinear")
     expected = F.pad(F.interpolate(x, size=12, mode="bilinear", align_corners=False), (1, 1, 2, 0))

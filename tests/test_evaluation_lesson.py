@@ -9,7 +9,7 @@ import pytest
 import torch
 from scipy import stats
 
-from advcourse.attacks.cw import LossComparison
+from advcourse.evaluation.losses import LossComparison
 from advcourse.evaluation.evaluate import WorstCase, WorstCaseRow
 from advcourse.exercises.evaluation import check_certified_radius, check_worst_case_gap
 from advcourse.widgets.evaluation import _caption, losses_app, render_losses

@@ -349,8 +349,9 @@ def case_plot_accuracy_curves():
 
 def case_patch_training():
     from advcourse.attacks.patch import PatchInfo
+    from advcourse.evasion.physical import plot_patch_training
 
-    return PatchInfo([9.5, 8.1, 6.0, 4.2, 3.9], [0.0, 0.0, 0.17, 0.5, 0.67]).plot()
+    return plot_patch_training(PatchInfo([9.5, 8.1, 6.0, 4.2, 3.9], [0.0, 0.0, 0.17, 0.5, 0.67]))
 
 
 def case_patch_sweep():
@@ -361,7 +362,8 @@ def case_patch_sweep():
 
 
 def case_camera_study():
-    from advcourse.evasion.physical import CAMERA, CameraStudy
+    from advcourse.core.transforms import CAMERA
+    from advcourse.evasion.physical import CameraStudy
 
     effects = {name: list(strengths) for name, (_, strengths, _) in CAMERA.items()}
     pgd = {name: [1.0, 0.33, 0.17, 0.0] for name in effects}
@@ -378,22 +380,22 @@ def case_render_patch():
 
 
 def _digits_toy():
-    from advcourse.attacks._toy import trained_digits_cnn
+    from advcourse.defences.digits import clean_digits_cnn
     from advcourse.models.datasets import load_digits
 
     digits = load_digits()
-    return trained_digits_cnn(epochs=1), digits.x_test[:16], digits.y_test[:16]
+    return clean_digits_cnn(), digits.x_test[:16], digits.y_test[:16]
 
 
 def case_loss_comparison():
-    from advcourse.attacks.cw import compare_losses
+    from advcourse.evaluation.losses import compare_losses
 
     net, x, y = _digits_toy()
     return compare_losses(net, x, y, c=[0.3, 3.0], steps=5, lr=0.05).plot()
 
 
 def case_render_losses():
-    from advcourse.attacks.cw import LossComparison
+    from advcourse.evaluation.losses import LossComparison
     from advcourse.widgets.evaluation import render_losses
 
     comparison = LossComparison([0.1, 1.0, 10.0], {"margin": [0.1, 0.6, 1.0], "ce": [0.0, 0.4, 1.0]},
@@ -479,7 +481,7 @@ CASES: dict[str, Callable[[], Figure]] = {
 # Figure functions drawn by another one listed above (same code path, other arguments).
 COVERED_BY = {
     "AttackResult.figure": "attack_result", "NegativeTradeoff.plot": "negative_tradeoff",
-    "History.plot": "plot_histories", "PatchInfo.plot": "patch_training", "PatchSweep.plot": "patch_sweep",
+    "History.plot": "plot_histories", "plot_patch_training": "patch_training", "PatchSweep.plot": "patch_sweep",
     "CameraStudy.plot": "camera_study", "LossComparison.plot": "loss_comparison", "WorstCase.plot": "worst_case",
     "ChecklistReport.plot": "plot_checklists", "QueryCurves.plot": "query_curves", "DistanceCurve.plot": "distance_curve",
     "TransferTable.plot": "transfer_table",

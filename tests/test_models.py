@@ -7,6 +7,7 @@ import time
 import pytest
 import torch
 
+from advcourse.models import catalog
 from advcourse.models import zoo as models
 from advcourse.models.images import load_image, sample_info, samples
 from advcourse.models.zoo import EfficientNetLite0, available_models, load_model, load_state_dict_exact
@@ -75,7 +76,7 @@ def test_offline_siblings_top1_on_shipped_photos(sibling):
 
 def test_offline_models_are_listed_first():
     assert available_models()[:3] == ["efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"]
-    assert models.OFFLINE_MODELS == ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
+    assert catalog.OFFLINE_MODELS == ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
     assert tuple(models.LITE_VARIANTS) == models.OFFLINE_MODELS  # the catalog and the builders agree
 
 

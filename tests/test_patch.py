@@ -16,8 +16,8 @@ from torch import nn
 
 from advcourse.attacks._toy import tiny_cnn
 from advcourse.attacks.patch import PatchScene, apply_patch, load_patch, patch_names, random_placement, train_patch
-from advcourse.evasion.physical import (CAMERA, RandomCamera, blur, camera_study, held_out_views, jpeg, patch_sweep,
-                                rescale, rotate, target_hits)
+from advcourse.core.transforms import CAMERA, RandomCamera, blur, jpeg, rescale, rotate
+from advcourse.evasion.physical import camera_study, held_out_views, patch_sweep, target_hits
 from test_attacks_contract import _assert_same_state, _Boom, _messy_model, _state
 
 pytestmark = pytest.mark.usefixtures("single_thread")

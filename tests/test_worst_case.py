@@ -13,11 +13,11 @@ pytestmark = pytest.mark.usefixtures("single_thread")
 
 @pytest.fixture(scope="module")
 def digits():
-    from advcourse.attacks._toy import trained_digits_cnn
+    from advcourse.defences.digits import clean_digits_cnn
     from advcourse.models.datasets import load_digits
 
     data = load_digits()
-    return trained_digits_cnn(), data.x_test[:64], data.y_test[:64]
+    return clean_digits_cnn(), data.x_test[:64], data.y_test[:64]
 
 
 def _right(net, x, y):

@@ -81,12 +81,30 @@ def logits_of(model: nn.Module, x: Tensor, y: Tensor | None = None) -> Tensor:
     return check_logits(model(x), x.shape[0], y)
 
 
+def predicted_labels(model: nn.Module, x: Tensor) -> Tensor:
+    """The model's top-1 answers [N] on ``x`` (one no-grad forward; the model left exactly as found)."""
+    with frozen(model, x), torch.no_grad():
+        return logits_of(model, x).argmax(1)
+
+
 def resolve_labels(model: nn.Module, x: Tensor, y: Tensor | None) -> Tensor:
     """``y`` if given, else the model's predictions on ``x`` (one no-grad forward)."""
     if y is not None:
         return y
     with torch.no_grad():
         return logits_of(model, x).argmax(1)
+
+
+def check_iterative(model: nn.Module, x: Tensor, clip_min: float, clip_max: float, eps: object,
+                    step_size: object, steps: object) -> tuple[float, float, float, float, int]:
+    """The checks every iterated gradient attack (PGD, MI-FGSM) starts with, in the order a learner
+    reads its arguments: the model, the pixel box, ``x`` inside it, then eps, step size and steps.
+    Returns ``(clip_min, clip_max, eps, step_size, steps)``."""
+    check_model(model)
+    clip_min, clip_max = check_clip(clip_min, clip_max)
+    check_images(x, clip_min, clip_max)
+    return (clip_min, clip_max, check_nonnegative(eps, "eps"), check_nonnegative(step_size, "step_size"),
+            check_count(steps, "steps"))
 
 
 # ----------------------------------------------------------------------------- loss and gradient

@@ -2,8 +2,9 @@
 
 Not part of the course's API: seeded random weights, no training. ``tiny_cnn`` has BatchNorm and
 dropout on purpose (the model-state tests need both); ``linear`` is an affine classifier whose
-FGSM and DeepFool answers are known in closed form; ``trained_digits_cnn`` is the small trained
-model the reference tests and benchmarks compare attacks on.
+FGSM and DeepFool answers are known in closed form. The trained model the reference tests and
+benchmarks compare attacks on is the course's one digits model,
+:func:`advcourse.defences.digits.clean_digits_cnn`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-__all__ = ["tiny_cnn", "Linear", "linear", "trained_digits_cnn"]
+__all__ = ["tiny_cnn", "Linear", "linear"]
 
 
 def tiny_cnn(seed: int = 0, num_classes: int = 10, channels: int = 3, width: int = 8,
@@ -55,20 +56,3 @@ def linear(in_shape: tuple[int, int, int] = (1, 4, 4), num_classes: int = 2, see
     d = in_shape[0] * in_shape[1] * in_shape[2]
     return Linear(torch.randn(num_classes, d, generator=g, dtype=dtype),
                   torch.randn(num_classes, generator=g, dtype=dtype) * 0.1)
-
-
-def trained_digits_cnn(width: int = 8, epochs: int = 3, seed: int = 0) -> nn.Module:
-    """08_defences' ``DigitsCNN`` (``width``) after ``epochs`` seeded epochs on the digits, in eval mode.
-
-    Trained in about 2 s on one thread; the global random state is left untouched.
-    """
-    from advcourse.models.datasets import load_digits, make_loader
-    from advcourse.defences.training import train
-    from advcourse.models.nets import DigitsCNN
-
-    digits = load_digits()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        net = DigitsCNN(width=width)
-        train(net, make_loader(digits.x_train, digits.y_train, seed=seed), epochs=epochs, progress=False)
-    return net.eval()

@@ -16,7 +16,7 @@ __all__ = ["deepfool"]
 _MIN_STEP = 1e-4
 
 
-def deepfool(model: nn.Module, x: Tensor, y: Tensor | None = None, *, num_classes: int = 10,
+def deepfool(model: nn.Module, x: Tensor, y: Tensor | None = None, *, num_classes: int | None = None,
              overshoot: float = 0.02, max_iter: int = 50, clip_min: float = 0.0, clip_max: float = 1.0,
              return_info: bool = False) -> Tensor | tuple[Tensor, AttackInfo]:
     """Walk to the nearest boundary of the classifier's local linearisation until the label flips.
@@ -43,8 +43,9 @@ def deepfool(model: nn.Module, x: Tensor, y: Tensor | None = None, *, num_classe
         x: (N, C, H, W) float tensor on the model's device, pixels in [clip_min, clip_max].
         y: (N,) int64 true labels; ``None`` = the model's predictions. A sample the model already
             gets wrong is returned unchanged (0 iterations, success).
-        num_classes: how many top classes to consider (>= 2; capped at K). 10 on ImageNet is the
-            paper's choice; use K for exact results on small problems.
+        num_classes: how many top classes to consider, 2 to K. ``None`` (default): 10, the paper's
+            choice on ImageNet, or K if the model has fewer classes; use K for exact results on
+            small problems. More than the model's K classes is an error.
         overshoot: >= 0; the total perturbation is scaled by ``1 + overshoot`` to cross the boundary.
         max_iter: >= 0 iterations per sample.
         clip_min, clip_max: valid pixel box (default [0, 1]); every iterate is clipped into it.
@@ -68,7 +69,8 @@ def deepfool(model: nn.Module, x: Tensor, y: Tensor | None = None, *, num_classe
     _core.check_model(model)
     clip_min, clip_max = _core.check_clip(clip_min, clip_max)
     _core.check_images(x, clip_min, clip_max)
-    num_classes = _core.check_count(num_classes, "num_classes", minimum=2)
+    if num_classes is not None:
+        num_classes = _core.check_count(num_classes, "num_classes", minimum=2)
     overshoot = _core.check_nonnegative(overshoot, "overshoot")
     max_iter = _core.check_count(max_iter, "max_iter")
     y = _core.check_labels(y, x)
@@ -86,7 +88,7 @@ def deepfool(model: nn.Module, x: Tensor, y: Tensor | None = None, *, num_classe
             logits = _core.logits_of(model, x_in, y)
             if cand is None:  # line 1: labels and the candidate classes, y first
                 y = logits.argmax(1).detach() if y is None else y
-                cand = _candidates(logits.detach(), y, num_classes)
+                cand = _candidates(logits.detach(), y, _top_classes(num_classes, logits.shape[1]))
             pred[rows] = logits.argmax(1).detach()
             going = (pred[rows] == y[rows]).nonzero().squeeze(1)  # line 3: while k̂(x_i) = k̂(x_0)
             if going.numel() == 0 or it == max_iter:
@@ -114,6 +116,15 @@ def deepfool(model: nn.Module, x: Tensor, y: Tensor | None = None, *, num_classe
 
 
 deepfool = shared_attack_checks(deepfool)  # flags must be bools; an L∞ budget must fit the pixel box
+
+
+def _top_classes(num_classes: int | None, k: int) -> int:
+    """How many classes to consider: ``num_classes``, or the default 10 capped at the model's ``k``."""
+    if num_classes is None:
+        return min(10, k)
+    if num_classes > k:
+        raise ValueError(f"num_classes: expected at most the model's {k} classes, got {num_classes}")
+    return num_classes
 
 
 def _candidates(logits: Tensor, y: Tensor, num_classes: int) -> Tensor:

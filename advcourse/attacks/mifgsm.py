@@ -4,7 +4,7 @@ Built to *transfer*: the examples are crafted on a surrogate model the attacker 
 victim they never queried. Momentum smooths the step direction over iterations, so the attack climbs
 the loss the surrogate and the victim share instead of the surrogate's own sharp corners; input
 diversity computes each gradient through a random resize and pad of the image (the same transform as
-08_defences' :class:`~advcourse.defences.randomization.RandomResizePad`), so the perturbation cannot
+08_defences' :class:`~advcourse.core.transforms.RandomResizePad`), so the perturbation cannot
 lean on one pixel grid.
 """
 
@@ -17,6 +17,7 @@ from advcourse.attacks import _core
 from advcourse.attacks._blackbox import check_probability
 from advcourse.attacks._core import AttackInfo
 from advcourse.core.checks import shared_attack_checks
+from advcourse.core.transforms import RandomResizePad
 
 __all__ = ["mifgsm"]
 
@@ -67,14 +68,9 @@ def mifgsm(model: nn.Module, x: Tensor, y: Tensor | None = None, *, eps: float, 
     Example:
         >>> x_adv = mifgsm(surrogate, x, y, eps=8/255, step_size=0.8/255, steps=10, diversity_prob=0.5)
     """
-    from advcourse.defences.randomization import RandomResizePad  # the defence's transform, reused
 
-    _core.check_model(model)
-    clip_min, clip_max = _core.check_clip(clip_min, clip_max)
-    _core.check_images(x, clip_min, clip_max)
-    eps = _core.check_nonnegative(eps, "eps")
-    step_size = _core.check_nonnegative(step_size, "step_size")
-    steps = _core.check_count(steps, "steps")
+    clip_min, clip_max, eps, step_size, steps = _core.check_iterative(model, x, clip_min, clip_max, eps, step_size,
+                                                                      steps)
     decay = _core.check_nonnegative(decay, "decay")
     diversity_prob = check_probability(diversity_prob, "diversity_prob")
     if diversity_prob > 0 and (clip_min, clip_max) != (0.0, 1.0):

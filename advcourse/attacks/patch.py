@@ -6,7 +6,7 @@ around: the change is *local* (a square in the scene), *visible* (any pixel valu
 *universal* (the same square works on photos it has never seen, wherever it lands). It is trained
 by Expectation over Transformation: the loss is averaged over random placements (location, size,
 rotation, brightness), so the optimiser cannot rely on any one of them. :class:`PatchScene` is
-that random placement as an ``nn.Module`` and :class:`~advcourse.defences.eot.EOT` averages it,
+that random placement as an ``nn.Module`` and :class:`~advcourse.core.transforms.EOT` averages it,
 the same machinery notebook 08 used against a randomised defence.
 
     >>> patch = train_patch(model, x, target=class_index("toaster"), size=64, steps=200)
@@ -22,14 +22,12 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from matplotlib.figure import Figure
 from torch import Tensor, nn
 
 from advcourse.core import checks
-from advcourse.defences.eot import EOT
+from advcourse.core.transforms import EOT
 from advcourse.core.formatting import rounded_repr
 from advcourse.core.progress import progress_bar
-from advcourse.core.viz import figure_function, new_figure
 
 __all__ = ["Placement", "PatchScene", "PatchInfo", "apply_patch", "random_placement", "train_patch", "load_patch",
            "patch_names", "PATCH_DIR"]
@@ -215,7 +213,7 @@ class PatchScene(nn.Module):
     """``model(apply_patch(x, patch, <random placement>))``: a randomised model, fresh draw per call.
 
     The randomness is the attacker's EOT distribution T of Brown et al. (location, scale, rotation,
-    brightness); wrapping it in :class:`~advcourse.defences.eot.EOT` averages over draws. ``patch``
+    brightness); wrapping it in :class:`~advcourse.core.transforms.EOT` averages over draws. ``patch``
     is a plain tensor attribute, so gradients of the output reach it (it is not a parameter of the
     scene: the model's own parameters stay as they are).
 
@@ -239,28 +237,13 @@ class PatchScene(nn.Module):
 @dataclass
 class PatchInfo:
     """What :func:`train_patch` saw: ``losses[t]`` is the EOT loss (mean target cross-entropy) at step t,
-    ``hits[t]`` the fraction of that step's random scenes the model answered with the target."""
+    ``hits[t]`` the fraction of that step's random scenes the model answered with the target.
+    10_physical_world draws it with :func:`advcourse.evasion.physical.plot_patch_training`."""
 
     __repr__ = rounded_repr
 
     losses: list[float]
     hits: list[float]
-
-    @figure_function
-    def plot(self) -> Figure:
-        """The EOT loss (left axis) and the hit rate of each step's random scenes (right axis) per step."""
-        fig = new_figure(6.0, 3.4)
-        ax = fig.subplots()
-        steps = range(1, len(self.losses) + 1)
-        ax.plot(steps, self.losses, color="C0", label="loss (target cross-entropy)")
-        ax.set_xlabel("training step")
-        ax.set_ylabel("loss")
-        right = ax.twinx()
-        right.plot(steps, self.hits, color="C3", ls="--", label="target hit rate of the step's scenes")
-        right.set_ylabel("hit rate")
-        right.set_ylim(-0.05, 1.05)
-        fig.legend(loc="outside lower center", ncols=2)
-        return fig
 
 
 def train_patch(model: nn.Module, x: Tensor, target: int, *, size: int = 64, steps: int = 100, lr: float = 0.05,
@@ -271,7 +254,7 @@ def train_patch(model: nn.Module, x: Tensor, target: int, *, size: int = 64, ste
 
     Paper: Brown, Mané, Roy, Abadi & Gilmer, 2017, "Adversarial Patch", arXiv:1712.09665 (Eq. 2:
         p̂ = argmax_p E_{x∼X, t∼T, l∼L} log Pr(ŷ | A(p, x, l, t))); the expectation is Athalye et
-        al.'s EOT (arXiv:1707.07397), here :class:`~advcourse.defences.eot.EOT` over :class:`PatchScene`.
+        al.'s EOT (arXiv:1707.07397), here :class:`~advcourse.core.transforms.EOT` over :class:`PatchScene`.
 
     Each step draws, for every photo, ``samples`` random scenes (location anywhere, area fraction in
     ``scale``, rotation in ``angle`` degrees, lighting in ``brightness``), takes the cross-entropy of

@@ -55,12 +55,8 @@ def pgd(model: nn.Module, x: Tensor, y: Tensor | None = None, *, eps: float, ste
     Example:
         >>> x_adv = pgd(model, x, y, eps=8/255, step_size=2/255, steps=10)
     """
-    _core.check_model(model)
-    clip_min, clip_max = _core.check_clip(clip_min, clip_max)
-    _core.check_images(x, clip_min, clip_max)
-    eps = _core.check_nonnegative(eps, "eps")
-    step_size = _core.check_nonnegative(step_size, "step_size")
-    steps = _core.check_count(steps, "steps")
+    clip_min, clip_max, eps, step_size, steps = _core.check_iterative(model, x, clip_min, clip_max, eps, step_size,
+                                                                      steps)
     norm = _core.check_norm(norm, (_core.INF, 2.0))
     y = _core.check_labels(y, x, targeted=targeted)
     _core.check_generator(generator)

@@ -14,6 +14,7 @@ from advcourse.core.checks import shared_attack_checks
 __all__ = ["simba", "dct_matrix"]
 
 
+# simba's and square's Args read alike on purpose: the query attacks share one contract (DESIGN: query attacks).
 def simba(model: nn.Module, x: Tensor, y: Tensor | None = None, *, eps: float = 0.2, max_queries: int,
           basis: str = "dct", low_freq: int | None = None, stride: int | None = None, targeted: bool = False,
           clip_min: float = 0.0, clip_max: float = 1.0, generator: torch.Generator | None = None,

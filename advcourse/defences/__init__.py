@@ -1,21 +1,24 @@
 """Defences against adversarial examples, and the adaptive attacks that test them. Taught in 08_defences.
 
-* :func:`train` — adversarial training (clean + attacked mix), single process or DDP;
-* :class:`RandomResizePad` — random resizing and padding in front of any model (Xie et al. 2018);
-* :class:`EOT` — expectation over transformation, which turns every attack in
-  :mod:`advcourse.attacks` into an adaptive attack on a randomised defence (Athalye et al. 2018);
-* :func:`negative_tradeoff` — fine-tuning on negative images, alone or mixed with regular ones;
-* :func:`certify`, :func:`predict` — randomized smoothing (Cohen et al. 2019), a defence with a
-  proof: an L2 radius within which no attack can change the answer (taught in 11_evaluation).
+- :mod:`~advcourse.defences.training` — :func:`train`: adversarial training (clean + attacked mix),
+  single process or DDP, and the accuracy/robustness curves it logs;
+- :mod:`~advcourse.defences.randomization` — how well random resize & pad (the transform is
+  :class:`~advcourse.core.transforms.RandomResizePad`, Xie et al. 2018) undoes transferred attacks;
+  :class:`EOT` (from :mod:`advcourse.core.transforms`) turns every attack in :mod:`advcourse.attacks`
+  into an adaptive attack on such a randomised defence (Athalye et al. 2018);
+- :mod:`~advcourse.defences.negatives` — fine-tuning on negative images, alone or mixed with regular ones;
+- :mod:`~advcourse.defences.smoothing` — randomized smoothing (Cohen et al. 2019), a defence with a
+  proof: an L2 radius within which no attack can change the answer (taught in 11_evaluation);
+- :mod:`~advcourse.defences.digits` — the course's one digits model and its defended copies.
 
     >>> from advcourse.defences import RandomResizePad, EOT
     >>> defended = RandomResizePad(model)
     >>> x_adv = pgd(EOT(defended, samples=8), x, y, eps=8/255, step_size=2/255, steps=10)
 """
 
-from advcourse.defences.eot import EOT
+from advcourse.core.transforms import EOT, RandomResizePad
 from advcourse.defences.negatives import NegativeTradeoff, negative_tradeoff
-from advcourse.defences.randomization import RandomResizePad, TransferSweep, hit_rate, transfer_sweep
+from advcourse.defences.randomization import TransferSweep, hit_rate, transfer_sweep
 from advcourse.defences.smoothing import (
     ABSTAIN, AccuracyCurve, Certificate, GaussianNoise, certified_accuracy, certify, pgd_accuracy,
     plot_accuracy_curves, predict, train_digits_cnn,

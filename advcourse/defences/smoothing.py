@@ -43,7 +43,7 @@ from torch import Tensor, nn
 
 from advcourse.core import checks
 from advcourse.attacks import _core, pgd
-from advcourse.defences.eot import EOT
+from advcourse.core.transforms import EOT
 from advcourse.core.formatting import rounded_repr
 from advcourse.core.viz import figure_function, new_figure
 
@@ -256,6 +256,7 @@ class Certificate:
     alpha: float
 
 
+# certify's docstring closes like predict's, and both start with _check_common: one Monte Carlo contract.
 def certify(model: nn.Module, x: Tensor, *, sigma: float, n0: int = 100, n: int = 1000, alpha: float = 0.001,
             batch_size: int = 1000, generator: torch.Generator | None = None) -> Certificate:
     """Certify each image: the smoothed class and an L2 radius within which it provably holds.

@@ -88,6 +88,10 @@ def plot_histories(histories: dict[str, History]) -> Figure:
     Each history continues where the previous one ended (e.g. clean training, then adversarial
     fine-tuning); a dotted line marks each hand-over.
     """
+    if not isinstance(histories, dict) or not histories:
+        raise ValueError(f"histories: expected a non-empty dict such as {{'clean': clean_run}}, got {histories!r}")
+    for name, h in histories.items():
+        checks.check_instance(h, History, f"histories[{name!r}]", "returned by train(..., eval_data=...)")
     fig = new_figure(6.5, 3.4)
     ax = fig.subplots()
     start = 0
@@ -194,16 +198,11 @@ def evaluate(model: nn.Module, x: Tensor, y: Tensor, *, attack: str | Callable |
     right = robust = 0
     for i in range(0, x.shape[0], batch_size):
         bx, by = x[i:i + batch_size], y[i:i + batch_size]
-        right += int((_predict(core, bx) == by).sum())
+        right += int((_core.predicted_labels(core, bx) == by).sum())
         if fn is not None:
-            robust += int((_predict(core, fn(core, bx, by, **params)) == by).sum())
+            robust += int((_core.predicted_labels(core, fn(core, bx, by, **params)) == by).sum())
     right, robust, n = _sum([right, robust, x.shape[0]], device)
     return right / n, (robust / n if fn is not None else float("nan"))
-
-
-def _predict(model: nn.Module, x: Tensor) -> Tensor:
-    with checks.frozen(model, x), torch.no_grad():
-        return _core.logits_of(model, x).argmax(1)
 
 
 def _check_params(params: object, name: str) -> None:

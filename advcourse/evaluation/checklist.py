@@ -22,7 +22,6 @@ A flagged check does not prove the model is weak; it says the evaluation cannot 
 from __future__ import annotations
 
 import html
-import math
 from dataclasses import dataclass, field
 
 import torch
@@ -32,7 +31,6 @@ from torch import Tensor, nn
 
 from advcourse.core import checks
 from advcourse.attacks import _core, apgd, pgd, square
-from advcourse.evaluation.evaluate import _predict
 from advcourse.core.formatting import rounded_repr
 from advcourse.core.viz import figure_function, new_figure
 
@@ -149,7 +147,7 @@ class Quantise(nn.Module):
 
 # ----------------------------------------------------------------------------- measurements
 def _right(model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
-    return _predict(model, x) == y
+    return _core.predicted_labels(model, x) == y
 
 
 def _seed(device: torch.device, s: int) -> torch.Generator:

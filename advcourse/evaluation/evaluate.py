@@ -180,11 +180,6 @@ def _batches(data: Data, y: Tensor | None, batch_size: int, device: torch.device
     return pairs(), total
 
 
-def _predict(model: nn.Module, x: Tensor) -> Tensor:
-    with checks.frozen(model, x), torch.no_grad():
-        return _core.logits_of(model, x).argmax(1)
-
-
 def _resolve_attack(attack: str | Callable) -> tuple[str, Callable, bool]:
     """(name, function, whether it takes the model first)."""
     if isinstance(attack, str):
@@ -227,7 +222,7 @@ def accuracy(model: nn.Module, x: Tensor, y: Tensor, *, batch_size: int = 32) ->
     y = checks.check_labels(y, x)
     batch_size = _check_batch_size(batch_size)
     device = _device(model)
-    right = sum(int((_predict(model, x[i:i + batch_size].to(device)) == y[i:i + batch_size].to(device)).sum())
+    right = sum(int((_core.predicted_labels(model, x[i:i + batch_size].to(device)) == y[i:i + batch_size].to(device)).sum())
                 for i in range(0, x.shape[0], batch_size))
     return right / x.shape[0]
 
@@ -298,7 +293,7 @@ def evaluate_attack(model: nn.Module, data: Data, y: Tensor | None = None, *, at
             labels = target(by) if callable(target) else target[n:n + bx.shape[0]].to(device)
             _check_targets_differ(labels, by, first=n)
         x_adv = fn(model, bx, labels, **params) if needs_model else fn(bx, **params)
-        clean, adv = _predict(model, bx), _predict(model, x_adv)
+        clean, adv = _core.predicted_labels(model, bx), _core.predicted_labels(model, x_adv)
         delta = (x_adv - bx).detach()
         ok = clean == by
         right += int(ok.sum())
@@ -466,7 +461,7 @@ def _apgd_targeted(model: nn.Module, x: Tensor, y: Tensor, *, eps: float, norm: 
     for k in range(min(targets, ranked.shape[1] - 1)):
         x_adv[left] = apgd(model, x[left], ranked[left, k], eps=eps, norm=norm, steps=steps, loss="dlr",
                            targeted=True, generator=generator)
-        left = left[_predict(model, x_adv[left]) == y[left]]
+        left = left[_core.predicted_labels(model, x_adv[left]) == y[left]]
         if left.numel() == 0:
             break
     return x_adv
@@ -534,7 +529,7 @@ def worst_case(model: nn.Module, x: Tensor, y: Tensor, attacks: dict[str, dict[s
         raise TypeError("attacks: expected a non-empty dict of name -> {'attack': ..., **params}")
     device = _device(model)
     x, y = x.to(device), y.to(device)
-    standing = _predict(model, x) == y
+    standing = _core.predicted_labels(model, x) == y
     clean_accuracy = float(standing.float().mean())
     broken_by = torch.full_like(y, -1)
     x_adv = x.clone()
@@ -550,7 +545,7 @@ def worst_case(model: nn.Module, x: Tensor, y: Tensor, attacks: dict[str, dict[s
         counted, start, broken = QueryCounter(model), time.perf_counter(), 0
         if idx.numel():
             out = fn(counted, x[idx], y[idx], **params) if needs_model else fn(x[idx], **params)
-            hit = _predict(model, out) != y[idx]
+            hit = _core.predicted_labels(model, out) != y[idx]
             x_adv[idx[hit]], broken_by[idx[hit]] = out[hit], i
             standing[idx[hit]] = False
             broken = int(hit.sum())

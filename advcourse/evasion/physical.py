@@ -2,13 +2,12 @@
 
 Taught in 10_physical_world. Between a printed attack and the model sits a camera: it sees the
 object from a slightly different angle and distance, through a lens that blurs, and stores a JPEG.
-This module has
+The camera effects themselves (:data:`~advcourse.core.transforms.CAMERA`, four effects with a
+strength knob, and :class:`~advcourse.core.transforms.RandomCamera`, a random differentiable mix of
+them that :class:`~advcourse.core.transforms.EOT` turns into the attacker's Expectation over
+Transformation) live in :mod:`advcourse.core.transforms`, beside the tools that notebook 08 turned on
+a randomised defence. This module has
 
-* :data:`CAMERA` — four camera effects with a strength knob (rotation, rescaling, blur, JPEG),
-  built on torchvision's functional transforms;
-* :class:`RandomCamera` — a random, differentiable mix of them: wrapped in
-  :class:`~advcourse.defences.eot.EOT` it is the attacker's Expectation over Transformation
-  (Athalye, Engstrom, Ilyas & Kwok 2018), the same tool notebook 08 turned on a randomised defence;
 * :func:`camera_study` — PGD vs EOT-PGD examples, success rate against each effect's strength;
 * :func:`patch_sweep` — a patch's target hit rate against its size, beside a random patch of the
   same size (the control), on photos it was not trained on; :func:`held_out_views` makes them.
@@ -17,7 +16,7 @@ This module has
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Sequence
 
 import torch
 import torchvision.transforms.v2.functional as TF
@@ -26,87 +25,13 @@ from torch import Tensor, nn
 
 from advcourse.core import checks
 from advcourse.attacks import _core, pgd
-from advcourse.attacks.patch import place, random_placement
-from advcourse.defences.eot import EOT
+from advcourse.attacks.patch import PatchInfo, place, random_placement
 from advcourse.core.formatting import rounded_repr
+from advcourse.core.transforms import CAMERA, EOT, RandomCamera
 from advcourse.core.viz import figure_function, new_figure
 
-__all__ = ["CAMERA", "rotate", "rescale", "blur", "jpeg", "RandomCamera", "CameraStudy", "camera_study",
-           "PatchSweep", "patch_sweep", "held_out_views", "target_hits"]
-
-
-# ----------------------------------------------------------------------------- camera effects
-def rotate(x: Tensor, degrees: float) -> Tensor:
-    """``x`` turned by ``degrees`` about its centre (bilinear; uncovered corners white, like the photos)."""
-    # rotating x − 1 with zero fill and adding 1 back whitens the corners and stays differentiable
-    # (torchvision's own ``fill`` works in place on the sampled tensor, which autograd refuses)
-    return TF.rotate(x - 1, float(degrees), interpolation=TF.InterpolationMode.BILINEAR) + 1
-
-
-def rescale(x: Tensor, factor: float) -> Tensor:
-    """``x`` seen at ``factor`` of its resolution (antialiased shrink) and blown back up: a farther camera."""
-    height, width = x.shape[-2:]
-    small = [max(1, round(height * float(factor))), max(1, round(width * float(factor)))]
-    if small == [height, width]:
-        return x
-    return TF.resize(TF.resize(x, small, antialias=True), [height, width], antialias=True).clamp(0.0, 1.0)
-
-
-def blur(x: Tensor, sigma: float) -> Tensor:
-    """``x`` through a Gaussian blur of standard deviation ``sigma`` pixels (an out-of-focus lens)."""
-    if sigma <= 0:
-        return x
-    k = 2 * int(3 * sigma + 0.5) + 1
-    return TF.gaussian_blur(x, [k, k], [float(sigma)] * 2)
-
-
-def jpeg(x: Tensor, quality: float) -> Tensor:
-    """``x`` saved as a JPEG at ``quality`` (1-100) and read back (torchvision's libjpeg); 100 = untouched."""
-    if quality >= 100:
-        return x
-    pixels = (x.detach() * 255).round().to(torch.uint8).cpu()
-    return (TF.jpeg(pixels, int(quality)).to(x.device, x.dtype) / 255)
-
-
-#: Each camera effect: (function, the strengths shown, axis label). The first strength leaves x as it is.
-CAMERA: dict[str, tuple[Callable[[Tensor, float], Tensor], list[float], str]] = {
-    "rotation": (rotate, [0.0, 5.0, 10.0, 15.0], "rotation (degrees)"),
-    "rescaling": (rescale, [1.0, 0.75, 0.6, 0.5], "resolution (fraction kept)"),
-    "blur": (blur, [0.0, 0.5, 1.0, 1.5], "blur sigma (pixels)"),
-    "JPEG": (jpeg, [100.0, 90.0, 75.0, 60.0], "JPEG quality"),
-}
-
-
-class RandomCamera(nn.Module):
-    """``model(camera(x))`` with a fresh random rotation, resolution and blur on every call.
-
-    Each call draws one angle in ``[-degrees, degrees]``, one resolution factor in ``[min_scale, 1]``
-    and one blur sigma in ``[0, max_sigma]`` for the whole batch (``generator`` makes it
-    reproducible) and applies :func:`rescale`, :func:`rotate` and :func:`blur`. All three are
-    differentiable, so :class:`~advcourse.defences.eot.EOT` over this module is the attacker's
-    expectation over camera effects. (JPEG is not differentiable and is left out on purpose: it is
-    the effect the attacker did *not* train for.)
-
-    Shape: x (N, C, H, W) in [0, 1] -> logits (N, K).
-    """
-
-    def __init__(self, model: nn.Module, *, degrees: float = 15.0, min_scale: float = 0.5, max_sigma: float = 1.5,
-                 generator: torch.Generator | None = None) -> None:
-        super().__init__()
-        self.model = checks.check_model(model)
-        self.degrees = checks.check_nonnegative(degrees, "degrees")
-        self.min_scale = checks.check_positive(min_scale, "min_scale")
-        if self.min_scale > 1:
-            raise ValueError(f"min_scale: expected a fraction in (0, 1], got {self.min_scale:g}")
-        self.max_sigma = checks.check_nonnegative(max_sigma, "max_sigma")
-        self.generator = checks.check_generator(generator)
-
-    def forward(self, x: Tensor) -> Tensor:
-        device = self.generator.device if self.generator is not None else torch.device("cpu")
-        u = torch.rand(3, generator=self.generator, device=device, dtype=torch.float64).tolist()
-        x = rescale(x, self.min_scale + (1 - self.min_scale) * u[0])
-        x = rotate(x, self.degrees * (2 * u[1] - 1))
-        return self.model(blur(x, self.max_sigma * u[2]))
+__all__ = ["CameraStudy", "camera_study", "PatchSweep", "patch_sweep", "held_out_views", "target_hits",
+           "plot_patch_training"]
 
 
 # ----------------------------------------------------------------------------- PGD vs EOT under the camera
@@ -289,3 +214,23 @@ def patch_sweep(model: nn.Module, x: Tensor, patch: Tensor, target: int, *,
         sweep.patch.append(target_hits(model, place(many, patch, where), target))
         sweep.control.append(target_hits(model, place(many, control, where), target))  # the very same places
     return sweep
+
+
+# ----------------------------------------------------------------------------- the patch's training run
+@figure_function
+def plot_patch_training(info: PatchInfo) -> Figure:
+    """A :func:`~advcourse.attacks.patch.train_patch` run, step by step: the EOT loss (left axis) and
+    the hit rate of each step's random scenes (right axis)."""
+    checks.check_instance(info, PatchInfo, "info", "returned by train_patch(..., return_info=True)")
+    fig = new_figure(6.0, 3.4)
+    ax = fig.subplots()
+    steps = range(1, len(info.losses) + 1)
+    ax.plot(steps, info.losses, color="C0", label="loss (target cross-entropy)")
+    ax.set_xlabel("training step")
+    ax.set_ylabel("loss")
+    right = ax.twinx()
+    right.plot(steps, info.hits, color="C3", ls="--", label="target hit rate of the step's scenes")
+    right.set_ylabel("hit rate")
+    right.set_ylim(-0.05, 1.05)
+    fig.legend(loc="outside lower center", ncols=2)
+    return fig

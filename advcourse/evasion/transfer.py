@@ -24,7 +24,6 @@ from matplotlib.figure import Figure
 from torch import Tensor, nn
 
 from advcourse.attacks import _core, fgsm, mifgsm, pgd
-from advcourse.evaluation.evaluate import _predict
 from advcourse.core.viz import figure_function, new_figure
 
 __all__ = ["Ensemble", "TRANSFER_ATTACKS", "TransferTable", "transfer_table"]
@@ -211,7 +210,7 @@ def transfer_table(surrogates: Mapping[str, nn.Module], victims: Mapping[str, nn
         for model in group.values():
             _core.check_model(model)
     chosen = _choose_attacks(attacks)
-    right = {v: _right(_predict(m, x), y, accepted) for v, m in victims.items()}
+    right = {v: _right(_core.predicted_labels(m, x), y, accepted) for v, m in victims.items()}
     table = TransferTable(list(budgets), list(victims), {v: float(r.float().mean()) for v, r in right.items()})
     for s, surrogate in surrogates.items():
         for a, attack in chosen.items():
@@ -219,7 +218,7 @@ def transfer_table(surrogates: Mapping[str, nn.Module], victims: Mapping[str, nn
             for e in budgets:
                 x_adv = attack(surrogate, x, y, e, torch.Generator(x.device).manual_seed(seed))
                 for v, victim in victims.items():
-                    fooled = ~_right(_predict(victim, x_adv), y, accepted) & right[v]
+                    fooled = ~_right(_core.predicted_labels(victim, x_adv), y, accepted) & right[v]
                     cells[v].append(float(fooled.sum() / right[v].sum()) if right[v].any() else math.nan)
             table.rates[(s, a)] = cells
     return table

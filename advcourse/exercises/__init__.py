@@ -1,6 +1,6 @@
 """Checked exercises: every notebook's ``check_…`` helpers, one module per lesson.
 
-A check takes the learner's answer and returns a :class:`Feedback`: truthy when right, with a
+A check takes the learner's answer and returns a :class:`~advcourse.core.feedback.Feedback`: truthy when right, with a
 message that says *why* it is right or wrong (a hint, never just "wrong"). It shows as a coloured
 line in a notebook and as plain text elsewhere; it never raises on a wrong answer, only on an
 answer of the wrong kind that deserves a clear message.
@@ -13,52 +13,14 @@ Lessons add their own module (``advcourse/exercises/<lesson>.py``) and build on 
 
 from __future__ import annotations
 
-import html
 import numbers
-from dataclasses import dataclass
 from typing import Any
 
 from torch import Tensor
 
+from advcourse.core.feedback import NOT_ANSWERED, Feedback, failed, is_unanswered, passed
+
 __all__ = ["Feedback", "passed", "failed", "NOT_ANSWERED", "is_unanswered", "as_number", "tensor_like", "fraction"]
-
-#: What an exercise cell holds before the learner answers (``answer = ...``).
-NOT_ANSWERED = Ellipsis
-
-
-@dataclass(frozen=True)
-class Feedback:
-    """The verdict of one check: ``ok`` and a message for the learner."""
-
-    ok: bool
-    message: str
-
-    def __bool__(self) -> bool:
-        return self.ok
-
-    def __str__(self) -> str:
-        return f"{'✔ correct' if self.ok else '✘ not yet'}: {self.message}"
-
-    __repr__ = __str__
-
-    def _repr_html_(self) -> str:
-        colour = "#1a7f37" if self.ok else "#b35900"
-        return f'<div style="color:{colour};font-weight:600">{html.escape(str(self))}</div>'
-
-
-def passed(message: str) -> Feedback:
-    """A right answer, with what it shows."""
-    return Feedback(True, message)
-
-
-def failed(message: str) -> Feedback:
-    """A wrong (or missing) answer, with a hint towards the right one."""
-    return Feedback(False, message)
-
-
-def is_unanswered(answer: Any) -> bool:
-    """True for the placeholder ``...`` (or ``None``) an exercise cell starts with."""
-    return answer is NOT_ANSWERED or answer is None
 
 
 def as_number(answer: Any) -> float | None:

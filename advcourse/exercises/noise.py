@@ -74,6 +74,8 @@ def check_smallest_eps(answer: Any, *, model: nn.Module, photo: str, levels: Seq
     return failed(f"too small: at {value * 255:g}/255 the model still gives its clean answer; try a larger eps")
 
 
+# Every numeric check has this shape (placeholder -> hint, wrong kind -> say so, then compare), as in
+# exercises/pgd.py: the steps are one line each, a shared helper would hide the hints.
 def check_matching_sigma(answer: Any, *, eps: float = 16 / 255) -> Feedback:
     """Is ``answer`` the sigma of Gaussian noise whose pixel values spread as much (same standard
     deviation, hence the same expected L2 norm) as uniform noise in [-eps, eps]?"""

@@ -12,7 +12,8 @@ from torch import Tensor, nn
 
 from advcourse.core import checks
 from advcourse.exercises import Feedback, failed, fraction, is_unanswered, passed
-from advcourse.evasion.physical import CAMERA, patch_sweep
+from advcourse.core.transforms import CAMERA
+from advcourse.evasion.physical import patch_sweep
 
 __all__ = ["check_small_patch", "check_untrained_effect"]
 

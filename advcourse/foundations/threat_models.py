@@ -26,7 +26,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from advcourse.attacks import ATTACKS, AttackSpec
-from advcourse.exercises import Feedback, failed, is_unanswered, passed
+from advcourse.core.feedback import Feedback, failed, is_unanswered, passed
 from advcourse.core.viz import figure_function, new_figure
 
 __all__ = [
@@ -236,7 +236,7 @@ def grade(scenario: str | Scenario, answer: Any) -> Feedback:
         answer: anything :func:`parse_threat_model` reads, or ``...`` for "not answered yet".
 
     Returns:
-        :class:`~advcourse.exercises.Feedback` — truthy when both halves are right; the message
+        :class:`~advcourse.core.feedback.Feedback` — truthy when both halves are right; the message
         says which half is wrong and why.
     """
     s = get_scenario(scenario)

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from advcourse.models.catalog import EMBEDDED_MODEL as EMBEDDED
-from advcourse.models.catalog import OFFLINE_MODELS, TORCHVISION_MODELS
+from advcourse.models.catalog import TORCHVISION_MODELS
 from advcourse.core.formatting import rounded_repr
 
 __all__ = ["load_model", "available_models", "PixelNormalize", "ResizeTo", "EfficientNetLite", "EfficientNetLite0",

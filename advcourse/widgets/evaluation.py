@@ -1,7 +1,7 @@
 """The Carlini–Wagner app of 11_evaluation: a slider over the constant c, margin loss against cross-entropy.
 
 Taught in 11_evaluation. :func:`render_losses` draws, for one ``c`` of a precomputed
-:class:`~advcourse.attacks.cw.LossComparison`, how often each loss succeeded and what L2 it paid,
+:class:`~advcourse.evaluation.losses.LossComparison`, how often each loss succeeded and what L2 it paid,
 next to the whole trade-off curve; moving the slider runs no model.
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from advcourse.core import checks
-from advcourse.attacks.cw import LossComparison
+from advcourse.evaluation.losses import LossComparison
 from advcourse.core.viz import figure_function, new_figure
 from advcourse.widgets import make_app
 
@@ -21,7 +21,7 @@ __all__ = ["render_losses", "losses_app"]
 
 
 def _index(comparison: LossComparison, c: float) -> int:
-    checks.check_instance(comparison, LossComparison, "comparison", "made by advcourse.attacks.cw.compare_losses")
+    checks.check_instance(comparison, LossComparison, "comparison", "made by advcourse.evaluation.losses.compare_losses")
     c = checks.check_nonnegative(c, "c")
     if not any(math.isclose(v, c) for v in comparison.c):
         raise ValueError(f"c: expected one of the precomputed constants {comparison.c}, got {c!r}")
