@@ -19,6 +19,7 @@ imports only the parts on its line or above it (``scripts/import_graph.py --chec
                    course's one digits model
 - ``evasion``      07–10: what the lessons measure about attacks (geometry, transfer, queries, patches)
 - ``evaluation``   11: worst case over attacks, the evaluation checklist, CW's loss comparison
+- ``poisoning``    12: training-time attacks — label flipping, backdoors (BadNets, blended, clean-label)
 - ``one_call``, ``cli``, ``doctor``   classify/attack in one call, the command line, the setup check
 - ``widgets``, ``exercises``   one module per notebook: sliders, and ``check_…`` helpers with hints
 

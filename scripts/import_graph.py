@@ -31,6 +31,7 @@ FLOORS = [
     ["defences"],
     ["evasion"],
     ["evaluation"],
+    ["poisoning"],
     ["one_call", "cli", "doctor"],
     ["widgets", "exercises"],
 ]

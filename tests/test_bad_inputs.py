@@ -665,6 +665,57 @@ def evaluate_cases() -> list[Case]:
     ]
 
 
+def poisoning_cases() -> list[Case]:
+    from advcourse import poisoning as po
+
+    trig = po.badnets_trigger(3, channels=3)  # for X: (4, 3, 8, 8)
+    grey = po.badnets_trigger(3)
+    return [
+        err("badnets_trigger-size-0", lambda: po.badnets_trigger(0), V, "size"),
+        err("badnets_trigger-size-9", lambda: po.badnets_trigger(9), V, "size"),
+        err("badnets_trigger-size-str", lambda: po.badnets_trigger("3"), T, "size"),
+        err("badnets_trigger-corner", lambda: po.badnets_trigger(corner="middle"), V, "corner"),
+        err("blended_trigger-alpha-0", lambda: po.blended_trigger(0), V, "alpha"),
+        err("blended_trigger-alpha-2", lambda: po.blended_trigger(2.0), V, "alpha"),
+        err("blended_trigger-seed-negative", lambda: po.blended_trigger(seed=-1), V, "seed"),
+        err("add_trigger-x-uint8", lambda: po.add_trigger((X * 255).to(torch.uint8), trig), T, "x"),
+        err("add_trigger-x-255", lambda: po.add_trigger(X * 255, trig), V, "x"),
+        err("add_trigger-trigger-str", lambda: po.add_trigger(X, "patch"), T, "trigger"),
+        err("add_trigger-trigger-grey-on-colour", lambda: po.add_trigger(X, grey), V, "trigger"),
+        ok("add_trigger-patch", lambda: po.add_trigger(X, trig), lambda r: r.shape == X.shape and not torch.equal(r, X)),
+        err("flip_labels-rate-2", lambda: po.flip_labels(Y, rate=2.0), V, "rate"),
+        err("flip_labels-rate-negative", lambda: po.flip_labels(Y, rate=-0.1), V, "rate"),
+        err("flip_labels-y-list", lambda: po.flip_labels([0, 1, 2], rate=0.5), T, "y"),
+        err("flip_labels-y-float", lambda: po.flip_labels(Y.float(), rate=0.5), T, "y"),
+        err("flip_labels-y-over-classes", lambda: po.flip_labels(Y + 9, rate=0.5), V, "y"),
+        err("flip_labels-target-10", lambda: po.flip_labels(Y, rate=0.5, target=10), V, "target"),
+        err("flip_labels-source-str", lambda: po.flip_labels(Y, rate=0.5, source="1"), T, "source"),
+        err("flip_labels-too-many", lambda: po.flip_labels(Y, rate=1.0, source=0), V, "rate"),
+        err("flip_labels-generator-int", lambda: po.flip_labels(Y, rate=0.5, generator=0), T, "generator"),
+        ok("flip_labels-half", lambda: po.flip_labels(Y, rate=0.5, generator=torch.Generator().manual_seed(0)),
+           lambda r: int((r.y != Y).sum()) == 2),
+        err("backdoor-trigger-str", lambda: po.backdoor(X, Y, target=0, rate=0.5, trigger="badnets"), T, "trigger"),
+        err("backdoor-target-negative", lambda: po.backdoor(X, Y, target=-1, rate=0.5, trigger=trig), V, "target"),
+        err("backdoor-x-255", lambda: po.backdoor(X * 255, Y, target=0, rate=0.5, trigger=trig), V, "x"),
+        err("backdoor-y-short", lambda: po.backdoor(X, Y[:3], target=0, rate=0.5, trigger=trig), V, "y"),
+        err("backdoor-too-many", lambda: po.backdoor(X, Y, target=0, rate=1.0, trigger=trig), V, "rate"),
+        ok("backdoor-half", lambda: po.backdoor(X, Y, target=0, rate=0.5, trigger=trig),
+           lambda r: len(r.indices) == 2 and (r.y[r.indices] == 0).all() and (Y[r.indices] != 0).all()),
+        err("clean_label_backdoor-model-none",
+            lambda: po.clean_label_backdoor(None, X, Y, target=0, rate=0.25, trigger=trig, eps=0.1), T, "model"),
+        err("clean_label_backdoor-eps-8",
+            lambda: po.clean_label_backdoor(TINY, X, Y, target=0, rate=0.25, trigger=trig, eps=8), V, "eps"),
+        ok("clean_label_backdoor-one",
+           lambda: po.clean_label_backdoor(TINY, X, Y, target=0, rate=0.25, trigger=trig, eps=0.1, steps=2),
+           lambda r: torch.equal(r.y, Y) and r.indices.tolist() == [0]),
+        err("backdoor_scores-target-10", lambda: po.backdoor_scores(TINY, X, Y, target=10, trigger=trig), V, "target"),
+        err("backdoor_scores-trigger-none", lambda: po.backdoor_scores(TINY, X, Y, target=0, trigger=None), T, "trigger"),
+        err("backdoor_scores-model-str", lambda: po.backdoor_scores("net", X, Y, target=0, trigger=trig), T, "model"),
+        ok("backdoor_scores-tiny", lambda: po.backdoor_scores(TINY, X, Y, target=0, trigger=trig),
+           lambda r: r.attacked == 3 and 0 <= r.attack_success <= 1),
+    ]
+
+
 def defence_cases() -> list[Case]:
     from advcourse import defences as d
     from advcourse.defences.negatives import negative_tradeoff
@@ -989,7 +1040,7 @@ def cli_cases() -> list[Case]:
 
 def all_cases() -> list[Case]:
     return (attack_cases() + state_cases() + one_call_cases() + image_cases() + model_and_data_cases()
-            + evaluate_cases() + defence_cases() + widget_cases() + exercise_cases() + cli_cases())
+            + evaluate_cases() + defence_cases() + poisoning_cases() + widget_cases() + exercise_cases() + cli_cases())
 
 
 CASES = all_cases()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 
 import torch
+from torch import Tensor
 
 from advcourse.core import checks
 from advcourse.models.datasets import load_digits, make_loader
@@ -20,7 +21,7 @@ from advcourse.core.transforms import RandomResizePad
 from advcourse.defences.training import train
 from advcourse.models.nets import DigitsCNN
 
-__all__ = ["RECIPE", "TRAIN_PGD", "clean_digits_cnn", "adversarial_digits_cnn", "randomised_digits_cnn"]
+__all__ = ["RECIPE", "TRAIN_PGD", "clean_digits_cnn", "fit_digits_cnn", "adversarial_digits_cnn", "randomised_digits_cnn"]
 
 #: The recipe: DigitsCNN width, epochs over the 1348 training digits, Adam's learning rate, batch size.
 RECIPE = {"width": 16, "epochs": 4, "lr": 3e-3, "batch_size": 32}
@@ -29,13 +30,40 @@ RECIPE = {"width": 16, "epochs": 4, "lr": 3e-3, "batch_size": 32}
 TRAIN_PGD = {"eps": 0.15, "step_size": 0.05, "steps": 5}
 
 
-def _fit(model: torch.nn.Module, seed: int, **params) -> torch.nn.Module:
-    digits = load_digits()
+def _fit(model: torch.nn.Module, seed: int, x: Tensor | None = None, y: Tensor | None = None,
+         **params) -> torch.nn.Module:
+    """Train ``model`` with :data:`RECIPE` on ``(x, y)`` (default: the digits' training set), in eval mode."""
+    if x is None:
+        digits = load_digits()
+        x, y = digits.x_train, digits.y_train
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        loader = make_loader(digits.x_train, digits.y_train, batch_size=RECIPE["batch_size"], seed=seed)
-        train(model, loader, epochs=RECIPE["epochs"], lr=RECIPE["lr"], progress=False, dtype=torch.float64, **params)  # float64: the same model on every CPU
+        loader = make_loader(x, y, batch_size=RECIPE["batch_size"], seed=seed)
+        train(model, loader, epochs=RECIPE["epochs"], lr=RECIPE["lr"], progress=False, dtype=torch.float64,
+              **params)  # float64: the same model on every CPU
     return model.eval()
+
+
+def fit_digits_cnn(x: Tensor, y: Tensor, seed: int = 0) -> DigitsCNN:
+    """The course's recipe (:data:`RECIPE`) trained on any set of digits, e.g. a poisoned one.
+
+    Args:
+        x: (N, 1, 8, 8) training digits in [0, 1]; y: (N,) labels in [0, 10).
+        seed: seed of the weights and the shuffle.
+
+    Returns:
+        a fresh DigitsCNN, trained, in eval mode: (N, 1, 8, 8) -> (N, 10) logits. ``fit_digits_cnn(
+        digits.x_train, digits.y_train)`` is :func:`clean_digits_cnn`.
+    """
+    checks.check_images(x, channels=1)
+    y = checks.check_labels(y, x)
+    if int(y.max()) >= 10:
+        raise ValueError(f"y: expected digit labels in [0, 10), got {int(y.max())}")
+    seed = checks.check_count(seed, "seed")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        net = DigitsCNN(width=RECIPE["width"])
+    return _fit(net, seed, x, y)
 
 
 def clean_digits_cnn(seed: int = 0) -> DigitsCNN:
