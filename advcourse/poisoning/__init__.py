@@ -10,7 +10,9 @@ data*, so the model learns the attacker's rule. NIST AI 100-2 calls this class p
   :func:`clean_label_backdoor` (Turner et al.: target-class images made hard, then triggered, labels
   kept);
 - :mod:`~advcourse.poisoning.metrics` — :func:`backdoor_scores`: clean accuracy, attack success and
-  robust accuracy, as BackdoorBench reports them.
+  robust accuracy, as BackdoorBench reports them;
+- :mod:`~advcourse.poisoning.detect` — defences that look for the poisons: :func:`spectral_signatures`,
+  :func:`activation_clustering`, :func:`strip`, and :func:`detection` (TPR / FPR against the truth).
 
     >>> from advcourse.poisoning import backdoor, badnets_trigger, backdoor_scores
     >>> poisoned = backdoor(x_train, y_train, target=0, rate=0.05, trigger=badnets_trigger(),
@@ -19,9 +21,12 @@ data*, so the model learns the attacker's rule. NIST AI 100-2 calls this class p
     >>> backdoor_scores(net, x_test, y_test, target=0, trigger=poisoned.trigger)
 """
 
+from advcourse.poisoning.detect import (Detection, activation_clustering, detection, features, flag_top,
+                                       spectral_signatures, strip)
 from advcourse.poisoning.metrics import BackdoorScores, backdoor_scores
 from advcourse.poisoning.poison import FlippedLabels, Poisoned, backdoor, clean_label_backdoor, flip_labels
 from advcourse.poisoning.triggers import Trigger, add_trigger, badnets_trigger, blended_trigger
 
 __all__ = ["Trigger", "badnets_trigger", "blended_trigger", "add_trigger", "FlippedLabels", "flip_labels",
-           "Poisoned", "backdoor", "clean_label_backdoor", "BackdoorScores", "backdoor_scores"]
+           "Poisoned", "backdoor", "clean_label_backdoor", "BackdoorScores", "backdoor_scores", "features",
+           "spectral_signatures", "activation_clustering", "strip", "flag_top", "Detection", "detection"]
