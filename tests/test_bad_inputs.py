@@ -736,6 +736,12 @@ def poisoning_cases() -> list[Case]:
         err("flag_top-scores-2d", lambda: po.flag_top(torch.rand(4, 1), Y, 0.5), V, "scores"),
         err("detection-flagged-int", lambda: po.detection(torch.ones(4, dtype=torch.long), Y > 1), T, "flagged"),
         err("detection-shapes", lambda: po.detection(Y > 1, Y[:3] > 1), V, "is_poison"),
+        err("fine_prune-fraction-1", lambda: po.fine_prune(TINY, X, Y, fraction=1.0), V, "fraction"),
+        err("fine_prune-epochs-str", lambda: po.fine_prune(TINY, X, Y, epochs="2"), T, "epochs"),
+        err("fine_prune-no-conv", lambda: po.fine_prune(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(192, 4)),
+                                                         X, Y), V, "model"),
+        err("fine_prune-y-short", lambda: po.fine_prune(TINY, X, Y[:2]), V, "y"),
+        ok("fine_prune-tiny", lambda: po.fine_prune(TINY, X, Y, fraction=0.5, epochs=1), lambda r: r is not TINY),
     ]
 
 

@@ -193,3 +193,24 @@ def test_strip_entropy_is_low_on_triggered_inputs_of_a_backdoored_model(digits):
     assert triggered.mean() < clean.mean() / 2
     assert (triggered < clean.quantile(0.05)).float().mean() > 0.8  # most caught at a 5 % false-positive rate
     assert (clean >= 0).all() and (clean <= torch.log(torch.tensor(10.0)) + 1e-5).all()
+
+
+# ----------------------------------------------------------------------------- fine-pruning
+def test_fine_prune_zeroes_the_quietest_channels_of_a_copy(digits):
+    from advcourse.defences.digits import clean_digits_cnn
+    from advcourse.poisoning import channel_activity, fine_prune
+
+    net = clean_digits_cnn()
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    x, y = digits.x_test[:90], digits.y_test[:90]
+    activity = channel_activity(net, x)
+    pruned = fine_prune(net, x, y, fraction=0.25, epochs=1)
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())  # the original untouched
+    conv = [m for m in pruned.modules() if isinstance(m, torch.nn.Conv2d)][-1]
+    dead = conv.weight.flatten(1).abs().sum(1) == 0
+    assert int(dead.sum()) == round(0.25 * len(activity))
+    assert torch.equal(dead.nonzero().squeeze(1).sort().values, activity.argsort()[:int(dead.sum())].sort().values)
+    assert (conv.bias[dead] == 0).all() and not pruned.training
+    same = fine_prune(net, x, y, fraction=0.0, epochs=0)
+    with torch.no_grad():
+        torch.testing.assert_close(same(x), net(x))

@@ -12,7 +12,8 @@ data*, so the model learns the attacker's rule. NIST AI 100-2 calls this class p
 - :mod:`~advcourse.poisoning.metrics` — :func:`backdoor_scores`: clean accuracy, attack success and
   robust accuracy, as BackdoorBench reports them;
 - :mod:`~advcourse.poisoning.detect` — defences that look for the poisons: :func:`spectral_signatures`,
-  :func:`activation_clustering`, :func:`strip`, and :func:`detection` (TPR / FPR against the truth).
+  :func:`activation_clustering`, :func:`strip`, and :func:`detection` (TPR / FPR against the truth);
+- :mod:`~advcourse.poisoning.prune` — a defence that removes instead: :func:`fine_prune` (Liu et al.).
 
     >>> from advcourse.poisoning import backdoor, badnets_trigger, backdoor_scores
     >>> poisoned = backdoor(x_train, y_train, target=0, rate=0.05, trigger=badnets_trigger(),
@@ -25,8 +26,10 @@ from advcourse.poisoning.detect import (Detection, activation_clustering, detect
                                        spectral_signatures, strip)
 from advcourse.poisoning.metrics import BackdoorScores, backdoor_scores
 from advcourse.poisoning.poison import FlippedLabels, Poisoned, backdoor, clean_label_backdoor, flip_labels
+from advcourse.poisoning.prune import channel_activity, fine_prune
 from advcourse.poisoning.triggers import Trigger, add_trigger, badnets_trigger, blended_trigger
 
 __all__ = ["Trigger", "badnets_trigger", "blended_trigger", "add_trigger", "FlippedLabels", "flip_labels",
            "Poisoned", "backdoor", "clean_label_backdoor", "BackdoorScores", "backdoor_scores", "features",
-           "spectral_signatures", "activation_clustering", "strip", "flag_top", "Detection", "detection"]
+           "spectral_signatures", "activation_clustering", "strip", "flag_top", "Detection", "detection",
+           "channel_activity", "fine_prune"]
