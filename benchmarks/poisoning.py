@@ -14,6 +14,11 @@ representation, the input of the network's last linear layer (ART is handed the 
 - Activation clustering: ART ``ActivationDefence.detect_poison(nb_clusters=2, nb_dims=10, reduce="PCA",
   cluster_analysis="smaller")`` against ``activation_clustering(..., max_fraction=0.5)`` (the same rule:
   flag the smaller of two clusters in every class).
+- STRIP: ART ``STRIP(num_samples=20)`` — ``mitigate`` on the 200 clean digits the defender holds, then
+  ``predict`` on the other 249 test digits and their triggered copies (an abstention is a flag) —
+  against ``strip(...)`` with 20 blends, thresholded at the 1 % quantile of the same clean digits'
+  entropies (ART's default false-acceptance rate). Detection here is over the test inputs: the
+  triggered ones are the positives.
 
 Reported per detector: median wall time of each over ``--repeats`` interleaved rounds, the ratio ours / ART,
 and both detectors' TPR / FPR over the poisons.
@@ -38,21 +43,23 @@ from attacks import interleaved, machine, save_results  # noqa: E402
 
 from advcourse.defences.digits import fit_digits_cnn  # noqa: E402
 from advcourse.models.datasets import load_digits  # noqa: E402
-from advcourse.poisoning import (activation_clustering, backdoor, badnets_trigger, detection, flag_top,  # noqa: E402
-                                 spectral_signatures)
+from advcourse.poisoning import (activation_clustering, add_trigger, backdoor, badnets_trigger,  # noqa: E402
+                                 detection, flag_top, spectral_signatures, strip)
 
 
-def art_classifier(net: nn.Module):
-    """ART's view of ``net``: the network up to the input of its last linear layer (the representation)."""
+def art_classifier(net: nn.Module, whole: bool = False):
+    """ART's view of ``net``: the network up to the input of its last linear layer (the representation),
+    or the ``whole`` network."""
     from art.estimators.classification import PyTorchClassifier
 
-    body = nn.Sequential(net.features, *list(net.classifier)[:-1])
+    body = net if whole else nn.Sequential(net.features, *list(net.classifier)[:-1])
     return PyTorchClassifier(body, loss=nn.CrossEntropyLoss(), input_shape=(1, 8, 8), nb_classes=10,
                              clip_values=(0.0, 1.0), device_type="cpu")
 
 
 def main(argv: list[str] | None = None) -> dict:
     from art.defences.detector.poison import ActivationDefence, SpectralSignatureDefense
+    from art.defences.transformer.poisoning import STRIP
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repeats", type=int, default=5)
@@ -69,6 +76,22 @@ def main(argv: list[str] | None = None) -> dict:
     share = len(poisoned.indices) / int((poisoned.y == 0).sum())
     classifier = art_classifier(net)
     flags: dict[str, torch.Tensor] = {}
+    x_clean, x_test, y_test = digits.x_test[:200], digits.x_test[200:], digits.y_test[200:]
+    x_screen = torch.cat([add_trigger(x_test[y_test != 0], poisoned.trigger), x_test])  # triggered first
+    truth = {"ss": poisoned.is_poison, "ac": poisoned.is_poison,
+             "strip": torch.arange(len(x_screen)) < int((y_test != 0).sum())}
+    softmax_classifier = art_classifier(nn.Sequential(net, nn.Softmax(1)), whole=True)
+
+    def ours_strip() -> torch.Tensor:
+        g = torch.Generator().manual_seed(0)
+        threshold = strip(net, x_clean, x_clean, generator=g).quantile(0.01)
+        return strip(net, x_screen, x_clean, generator=g) < threshold
+
+    def art_strip() -> torch.Tensor:
+        np.random.seed(0)
+        screen = STRIP(softmax_classifier)(num_samples=20)
+        screen.mitigate(x_clean.numpy())
+        return torch.tensor(screen.predict(x_screen.numpy()).sum(1) == 0)
 
     def keep(name: str, value: torch.Tensor) -> None:
         flags[name] = value
@@ -85,6 +108,7 @@ def main(argv: list[str] | None = None) -> dict:
             "ART": lambda: keep("ac ART", torch.tensor(ActivationDefence(classifier, x_np, y_np).detect_poison(
                 nb_clusters=2, nb_dims=10, reduce="PCA", cluster_analysis="smaller")[1]) == 0),
         },
+        "STRIP": {"ours": lambda: keep("strip ours", ours_strip()), "ART": lambda: keep("strip ART", art_strip())},
     }
     res: dict = {"machine": machine(), "repeats": args.repeats, "poisons": len(poisoned.indices), "rows": []}
     lines = [f"Backdoor detectors, ours vs ART 1.20.1: 5 % BadNets into class 0 of {len(poisoned.y)} digits, "
@@ -92,8 +116,8 @@ def main(argv: list[str] | None = None) -> dict:
              "| detector | ours | ART | ratio | TPR / FPR ours | TPR / FPR ART |", "|---|---:|---:|---:|---|---|"]
     for name, pair in contenders.items():
         seconds = interleaved(pair, args.repeats)
-        key = "ss" if name.startswith("spectral") else "ac"
-        ours, theirs = (detection(flags[f"{key} {who}"], poisoned.is_poison) for who in ("ours", "ART"))
+        key = {"spectral signatures": "ss", "activation clustering": "ac", "STRIP": "strip"}[name]
+        ours, theirs = (detection(flags[f"{key} {who}"], truth[key]) for who in ("ours", "ART"))
         row = {"detector": name, "ours_seconds": seconds["ours"], "art_seconds": seconds["ART"],
                "ratio": seconds["ours"] / seconds["ART"], "ours": vars(ours) | {"tpr": ours.tpr, "fpr": ours.fpr},
                "art": vars(theirs) | {"tpr": theirs.tpr, "fpr": theirs.fpr}}

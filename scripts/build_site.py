@@ -208,10 +208,13 @@ def stage_notebook(path: Path, repo: str, ref: str, course: set[str], pages: set
 
 def course_map(entries: list[tuple[str, str]], repo: str, ref: str) -> str:
     """The landing page's table: one row per notebook (page, Colab, download)."""
-    rows = ["| notebook | run it | get it |", "|---|---|---|"]
+    from advcourse.foundations.threat_models import ATTACK_CLASSES
+
+    rows = ["| notebook | attack class (NIST AI 100-2) | run it | get it |", "|---|---|---|---|"]
     for name, heading in entries:
         stem = name.removesuffix(".ipynb")
-        rows.append(f"| [{heading}](notebooks/{stem}.ipynb) | [Launch in Colab]({colab_url(repo, ref, name)}) "
+        rows.append(f"| [{heading}](notebooks/{stem}.ipynb) | {ATTACK_CLASSES.get(stem, '')} "
+                    f"| [Launch in Colab]({colab_url(repo, ref, name)}) "
                     f"| <a href=\"notebooks/{name}\" download>{name}</a> |")
     return "\n".join(rows) + "\n"
 

@@ -742,6 +742,64 @@ def poisoning_cases() -> list[Case]:
                                                          X, Y), V, "model"),
         err("fine_prune-y-short", lambda: po.fine_prune(TINY, X, Y[:2]), V, "y"),
         ok("fine_prune-tiny", lambda: po.fine_prune(TINY, X, Y, fraction=0.5, epochs=1), lambda r: r is not TINY),
+    ] + poisoning_study_cases(grey)
+
+
+def poisoning_study_cases(grey) -> list[Case]:
+    """12_poisoning's sweeps, defences table, rate app and exercises: every argument checked before training."""
+    from advcourse.exercises import poisoning as ep
+    from advcourse.poisoning import backdoor
+    from advcourse.poisoning import study as ps
+    from advcourse.widgets import poisoning as wp
+
+    g = torch.rand(6, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    gy = torch.arange(6)
+    sweep = ps.PoisonSweep([0.0, 0.5], [0, 3], {"clean accuracy": [0.9, 0.8], "attack success": [0.0, 1.0]},
+                           g[:2], torch.zeros(2, 2, dtype=torch.long), gy[:2], "a sweep")
+    flips = ps.PoisonSweep([0.0], [0], {"clean accuracy": [0.9]}, g[:2], torch.zeros(1, 2, dtype=torch.long),
+                           gy[:2], "flips")
+    pz = backdoor(g, gy, target=0, rate=0.2, trigger=grey)
+    wrong = lambda r: not r.ok and len(r.message) > 10  # noqa: E731  a hint, not a crash
+    return [
+        err("flip_sweep-x_train-colour", lambda: ps.flip_sweep(X, Y, g, gy, rates=[0]), V, "x_train"),
+        err("flip_sweep-y_test-none", lambda: ps.flip_sweep(g, gy, g, None, rates=[0]), T, "y_test"),
+        err("flip_sweep-y_train-short", lambda: ps.flip_sweep(g, gy[:3], g, gy, rates=[0]), V, "y_train"),
+        err("flip_sweep-rates-empty", lambda: ps.flip_sweep(g, gy, g, gy, rates=[]), V, "rates"),
+        err("flip_sweep-rates-decreasing", lambda: ps.flip_sweep(g, gy, g, gy, rates=[0.5, 0.1]), V, "rates"),
+        err("flip_sweep-rates-2", lambda: ps.flip_sweep(g, gy, g, gy, rates=[2.0]), V, "rates"),
+        err("flip_sweep-rates-float", lambda: ps.flip_sweep(g, gy, g, gy, rates=0.1), V, "rates"),
+        err("flip_sweep-show-0", lambda: ps.flip_sweep(g, gy, g, gy, rates=[0], show=0), V, "show"),
+        err("backdoor_sweep-trigger-str", lambda: ps.backdoor_sweep(g, gy, g, gy, trigger="patch", target=0, rates=[0]),
+            T, "trigger"),
+        err("backdoor_sweep-target-negative",
+            lambda: ps.backdoor_sweep(g, gy, g, gy, trigger=grey, target=-1, rates=[0]), V, "target"),
+        err("defend-poisoned-tuple", lambda: ps.defend((g, gy), g, gy, g, gy), T, "poisoned"),
+        err("defend-class_bound-1", lambda: ps.defend(pz, g, gy, g, gy, class_bound=1.0), V, "class_bound"),
+        err("defend-strip_fpr-1", lambda: ps.defend(pz, g, gy, g, gy, strip_fpr=1.0), V, "strip_fpr"),
+        err("defend-x_clean-colour", lambda: ps.defend(pz, g, gy, X, Y), V, "x_clean"),
+        err("defend-y_test-none", lambda: ps.defend(pz, g, None, g, gy), T, "y_test"),
+        err("defence_table-attacks-list", lambda: ps.defence_table([pz], g, gy, g, gy), V, "attacks"),
+        err("defence_table-attacks-empty", lambda: ps.defence_table({}, g, gy, g, gy), V, "attacks"),
+        err("plot_trigger_key-x-13", lambda: ps.plot_trigger_key(TINY, torch.rand(13, 1, 8, 8), grey), V, "x"),
+        err("plot_trigger_key-trigger-none", lambda: ps.plot_trigger_key(TINY, g[:2], None), T, "trigger"),
+        err("PoisonSweep.at-unknown", lambda: sweep.at(0.3), V, "rate"),
+        err("render_rate-sweep-dict", lambda: wp.render_rate({}, 0.0), T, "sweep"),
+        err("render_rate-rate-unknown", lambda: wp.render_rate(sweep, 0.25), V, "rate"),
+        err("render_rate-rate-negative", lambda: wp.render_rate(sweep, -1), V, "rate"),
+        ok("rate_caption-half", lambda: wp.rate_caption(sweep, 0.5), lambda r: "(3 rows)" in r and "100 %" in r),
+        err("check_poisons_needed-success-2", lambda: ep.check_poisons_needed(3, sweep, success=2.0), V, "success"),
+        err("check_poisons_needed-flips", lambda: ep.check_poisons_needed(3, flips, success=0.9), V, "sweep"),
+        ok("check_poisons_needed-right", lambda: ep.check_poisons_needed(3, sweep, success=0.9), lambda r: r.ok),
+        ok("check_poisons_needed-a-rate", lambda: ep.check_poisons_needed(0.5, sweep, success=0.9),
+           lambda r: wrong(r) and "rate" in r.message),
+        ok("check_poisons_needed-str", lambda: ep.check_poisons_needed("three", sweep, success=0.9), wrong),
+        err("check_tpr-flagged-int", lambda: ep.check_tpr(0.5, torch.ones(4, dtype=torch.long), Y > 1), T, "flagged"),
+        err("check_tpr-shapes", lambda: ep.check_tpr(0.5, Y > 1, Y[:3] > 1), V, "is_poison"),
+        ok("check_tpr-precision", lambda: ep.check_tpr(0.5, torch.tensor([True, True, False, False]),
+                                                      torch.tensor([True, False, True, True])),
+           lambda r: wrong(r) and "precision" in r.message),
+        ok("check_tpr-right", lambda: ep.check_tpr(1 / 3, torch.tensor([True, True, False, False]),
+                                                  torch.tensor([True, False, True, True])), lambda r: r.ok),
     ]
 
 

@@ -28,13 +28,18 @@ def _valid_arguments() -> dict[str, object]:
     from torch import nn
 
     from advcourse.evasion.black_box_study import QueryCurves
+    from advcourse.poisoning.study import PoisonSweep
 
     x = torch.zeros(2, 3, 4, 4)
     return {"model": nn.Sequential(nn.Flatten(), nn.Linear(48, 10)), "x": x, "z": x.clone(),
             "y": torch.zeros(2, dtype=torch.long), "eps": 8 / 255, "step_size": 2 / 255, "steps": 10,
             "samples": 8, "iterations": torch.tensor([1, 2]), "photo": "chelsea_cat", "levels": [0.0, 8 / 255],
             "curves": QueryCurves([1, 10]), "attack": "Square", "share": 0.5,
-            "photos": 100, "queries_per_photo": 720, "per_minute": 10}
+            "photos": 100, "queries_per_photo": 720, "per_minute": 10,
+            "sweep": PoisonSweep([0.0, 0.5], [0, 3], {"clean accuracy": [0.9, 0.9], "attack success": [0.0, 1.0]},
+                                 torch.zeros(1, 1, 8, 8), torch.zeros(2, 1, dtype=torch.long),
+                                 torch.ones(1, dtype=torch.long), "a sweep"),
+            "success": 0.9, "flagged": torch.tensor([True, False]), "is_poison": torch.tensor([True, True])}
 
 
 def _placeholder_hint(fn):

@@ -297,3 +297,19 @@ def test_every_ignored_output_says_why():
                         f"{path.name}: an ignored output without a reason: {cell.source[:80]!r}"
     budget = 16 + 2 * sum(1 for path in NOTEBOOKS if path.name[:2] > "08")
     assert markers <= budget, f"{markers} NBVAL_IGNORE_OUTPUT markers: hiding a brittle output is not a fix"
+
+
+def test_course_map_names_each_notebooks_attack_class():
+    """README's course map, the site's (scripts/build_site.py) and notebook 01's table of NIST AI
+    100-2's classes agree with ATTACK_CLASSES, which names one class for every notebook."""
+    from advcourse.foundations.threat_models import ATTACK_CLASSES
+
+    assert sorted(ATTACK_CLASSES) == [p.stem for p in NOTEBOOKS]
+    readme = (ROOT / "README.md").read_text()
+    for stem, kind in ATTACK_CLASSES.items():
+        assert re.search(rf"\(notebooks/{stem}\.ipynb\) \| {re.escape(kind)} \|", readme), \
+            f"README's course map does not give {stem} the class {kind!r}"
+    taxonomy = next(c.source for c in _read(ROOT / "notebooks" / "01_threat_models.ipynb").cells
+                    if c.cell_type == "markdown" and "NIST AI 100-2" in c.source)
+    for kind in {k.split(" ")[0] for k in ATTACK_CLASSES.values()} - {"—"}:
+        assert f"| {kind} |" in taxonomy, f"01's table of attack classes has no row for {kind}"

@@ -32,7 +32,7 @@ from advcourse.core.viz import figure_function, new_figure
 __all__ = [
     "BOXES", "GOALS", "ACCESS", "ThreatModel", "threat_model_of", "parse_threat_model", "Scenario",
     "SCENARIOS", "INCIDENTS", "get_scenario", "grade", "usable_attacks", "TaxonomyRow", "TaxonomyTable",
-    "taxonomy_table", "knowledge_figure", "goal_figure", "taxonomy_figure",
+    "taxonomy_table", "knowledge_figure", "goal_figure", "taxonomy_figure", "ATTACK_CLASSES",
 ]
 
 BOXES = ("white", "black")
@@ -41,6 +41,16 @@ GOALS = ("untargeted", "targeted")
 #: What the attacker can see of the model -> which box that makes. Weights give gradients (white);
 #: scores or labels come from queries only, and "nothing" means the model is never touched (black).
 ACCESS: dict[str, str] = {"weights": "white", "scores": "black", "labels": "black", "nothing": "black"}
+
+#: NIST AI 100-2's attack classes and the notebooks that teach each: *evasion* changes an input at
+#: test time, *poisoning* changes the training data, *privacy* extracts what a model gives away. The
+#: README's course map, the site's and notebook 01's table are checked against it (tests/test_notebooks.py).
+ATTACK_CLASSES: dict[str, str] = {
+    "00_welcome": "— (setup)", "01_threat_models": "evasion (the vocabulary)", "02_noise": "evasion",
+    "03_semantic": "evasion", "04_gradients": "evasion", "05_fgsm": "evasion", "06_pgd": "evasion",
+    "07_deepfool": "evasion", "08_defences": "evasion", "09_black_box": "evasion",
+    "10_physical_world": "evasion", "11_evaluation": "evasion", "12_poisoning": "poisoning",
+}
 
 _BOX_QUESTION = "does the attacker have the model's weights, or only its answers?"
 _GOAL_QUESTION = "does any wrong answer help the attacker, or only one chosen in advance?"

@@ -14,6 +14,9 @@ data*, so the model learns the attacker's rule. NIST AI 100-2 calls this class p
 - :mod:`~advcourse.poisoning.detect` — defences that look for the poisons: :func:`spectral_signatures`,
   :func:`activation_clustering`, :func:`strip`, and :func:`detection` (TPR / FPR against the truth);
 - :mod:`~advcourse.poisoning.prune` — a defence that removes instead: :func:`fine_prune` (Liu et al.).
+- :mod:`~advcourse.poisoning.study` — the notebook's experiments: poisoning-rate sweeps
+  (:func:`~advcourse.poisoning.study.backdoor_sweep`, :func:`~advcourse.poisoning.study.flip_sweep`)
+  and the defences table (:func:`~advcourse.poisoning.study.defence_table`), with their figures.
 
     >>> from advcourse.poisoning import backdoor, badnets_trigger, backdoor_scores
     >>> poisoned = backdoor(x_train, y_train, target=0, rate=0.05, trigger=badnets_trigger(),

@@ -25,7 +25,7 @@ from advcourse.core import checks
 from advcourse.core.formatting import rounded_repr
 
 __all__ = ["features", "spectral_signatures", "activation_clustering", "strip", "Detection", "detection",
-           "flag_top"]
+           "flag_top", "check_flags"]
 
 
 def _last_linear(model: nn.Module) -> nn.Linear:
@@ -231,18 +231,23 @@ class Detection:
         return self.fp / (self.fp + self.tn) if self.fp + self.tn else float("nan")
 
 
-def detection(flagged: Tensor, is_poison: Tensor) -> Detection:
-    """Score ``flagged`` (N,) bool against ``is_poison`` (N,) bool (e.g. :attr:`Poisoned.is_poison`).
-
-    Both must describe the same rows in the same order: a ground truth shuffled apart from the flags
-    scores any detector at chance.
-    """
+def check_flags(flagged: object, is_poison: object) -> Tensor:
+    """Check two (N,) bool tensors of the same shape; return ``is_poison`` on ``flagged``'s device."""
     for name, value in (("flagged", flagged), ("is_poison", is_poison)):
         checks.check_tensor(value, name)
         if value.dtype != torch.bool or value.dim() != 1:
             raise TypeError(f"{name}: expected a bool tensor of shape (N,), got {value.dtype} {tuple(value.shape)}")
     if flagged.shape != is_poison.shape:
         raise ValueError(f"is_poison: expected the shape of flagged, {tuple(flagged.shape)}, got {tuple(is_poison.shape)}")
-    truth = is_poison.to(flagged.device)
+    return is_poison.to(flagged.device)
+
+
+def detection(flagged: Tensor, is_poison: Tensor) -> Detection:
+    """Score ``flagged`` (N,) bool against ``is_poison`` (N,) bool (e.g. :attr:`Poisoned.is_poison`).
+
+    Both must describe the same rows in the same order: a ground truth shuffled apart from the flags
+    scores any detector at chance.
+    """
+    truth = check_flags(flagged, is_poison)
     return Detection(int((flagged & truth).sum()), int((flagged & ~truth).sum()), int((~flagged & truth).sum()),
                      int((~flagged & ~truth).sum()))
