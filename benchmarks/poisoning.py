@@ -80,7 +80,6 @@ def main(argv: list[str] | None = None) -> dict:
     x_screen = torch.cat([add_trigger(x_test[y_test != 0], poisoned.trigger), x_test])  # triggered first
     truth = {"ss": poisoned.is_poison, "ac": poisoned.is_poison,
              "strip": torch.arange(len(x_screen)) < int((y_test != 0).sum())}
-    softmax_classifier = art_classifier(nn.Sequential(net, nn.Softmax(1)), whole=True)
 
     def ours_strip() -> torch.Tensor:
         g = torch.Generator().manual_seed(0)
@@ -89,7 +88,8 @@ def main(argv: list[str] | None = None) -> dict:
 
     def art_strip() -> torch.Tensor:
         np.random.seed(0)
-        screen = STRIP(softmax_classifier)(num_samples=20)
+        # a fresh classifier each time: STRIP mixes itself into the classifier's class
+        screen = STRIP(art_classifier(nn.Sequential(net, nn.Softmax(1)), whole=True))(num_samples=20)
         screen.mitigate(x_clean.numpy())
         return torch.tensor(screen.predict(x_screen.numpy()).sum(1) == 0)
 
