@@ -31,7 +31,7 @@ FLOORS = [
     ["defences"],
     ["evasion"],
     ["evaluation"],
-    ["poisoning"],
+    ["poisoning", "privacy"],
     ["one_call", "cli", "doctor"],
     ["widgets", "exercises"],
 ]

@@ -803,6 +803,50 @@ def poisoning_study_cases(grey) -> list[Case]:
     ]
 
 
+def privacy_cases() -> list[Case]:
+    from advcourse import privacy as pv
+
+    g = torch.rand(8, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    gy = torch.arange(8) % 4
+    truth = torch.tensor([True, False, True, False])
+    shadows = pv.Shadows([TINY, TINY], torch.tensor([[True, False, True, False], [False, True, False, True]]))
+    phi = torch.zeros(4, dtype=torch.float64)
+    return [
+        err("train_shadow_models-n_models-1", lambda: pv.train_shadow_models(g, gy, n_models=1), V, "n_models"),
+        err("train_shadow_models-n_models-str", lambda: pv.train_shadow_models(g, gy, n_models="4"), T, "n_models"),
+        err("train_shadow_models-x-colour", lambda: pv.train_shadow_models(X, Y, n_models=2), V, "x"),
+        err("train_shadow_models-y-none", lambda: pv.train_shadow_models(g, None, n_models=2), T, "y"),
+        err("train_shadow_models-y-10", lambda: pv.train_shadow_models(g, gy + 9, n_models=2), V, "y"),
+        err("train_shadow_models-epochs-0", lambda: pv.train_shadow_models(g, gy, n_models=2, epochs=0), V, "epochs"),
+        err("train_shadow_models-lr-0", lambda: pv.train_shadow_models(g, gy, n_models=2, lr=0), V, "lr"),
+        err("train_shadow_models-generator-int", lambda: pv.train_shadow_models(g, gy, n_models=2, generator=0), T,
+            "generator"),
+        err("train_shadow_models-batched-str", lambda: pv.train_shadow_models(g, gy, n_models=2, batched="yes"), T,
+            "batched"),
+        ok("train_shadow_models-two", lambda: pv.train_shadow_models(g, gy, n_models=2, epochs=1, progress=False),
+           lambda r: len(r.models) == 2 and r.members.shape == (2, 8) and (r.members.sum(0) == 1).all()),
+        err("loss_scores-model-str", lambda: pv.loss_scores("net", X, Y), T, "model"),
+        err("loss_scores-y-none", lambda: pv.loss_scores(TINY, X, None), T, "y"),
+        err("loss_scores-x-255", lambda: pv.loss_scores(TINY, X * 255, Y), V, "x"),
+        ok("loss_scores-tiny", lambda: pv.loss_scores(TINY, X, Y), lambda r: r.shape == (4,) and (r <= 0).all()),
+        err("lira_scores-shadows-list", lambda: pv.lira_scores(TINY, X, Y, [TINY]), T, "shadows"),
+        err("lira_scores-x-other-size", lambda: pv.lira_scores(TINY, X[:3], Y[:3], shadows), V, "x"),
+        err("likelihood_ratio-is_in-int", lambda: pv.likelihood_ratio(phi, phi.expand(2, 4), truth.long().expand(2, 4)),
+            T, "is_in"),
+        err("likelihood_ratio-shapes", lambda: pv.likelihood_ratio(phi, phi.expand(2, 4), truth.expand(3, 4)), V,
+            "phi_shadow"),
+        err("likelihood_ratio-one-side", lambda: pv.likelihood_ratio(phi, phi.expand(2, 4), truth.expand(2, 4)), V,
+            "is_in"),
+        err("roc-is_member-float", lambda: pv.roc(torch.rand(4), truth.float()), T, "is_member"),
+        err("roc-shapes", lambda: pv.roc(torch.rand(4), truth[:3]), V, "is_member"),
+        err("roc-nan", lambda: pv.roc(torch.tensor([0.1, float("nan"), 0.2, 0.3]), truth), V, "scores"),
+        err("roc-all-members", lambda: pv.roc(torch.rand(4), torch.ones(4, dtype=torch.bool)), V, "is_member"),
+        err("tpr_at_fpr-fpr-2", lambda: pv.tpr_at_fpr(torch.rand(4), truth, 2.0), V, "fpr"),
+        err("tpr_at_fpr-fpr-negative", lambda: pv.tpr_at_fpr(torch.rand(4), truth, -0.1), V, "fpr"),
+        ok("tpr_at_fpr-perfect", lambda: pv.tpr_at_fpr(torch.tensor([0.9, 0.1, 0.8, 0.2]), truth, 0.0), lambda r: r == 1.0),
+    ]
+
+
 def defence_cases() -> list[Case]:
     from advcourse import defences as d
     from advcourse.defences.negatives import negative_tradeoff
@@ -1127,7 +1171,7 @@ def cli_cases() -> list[Case]:
 
 def all_cases() -> list[Case]:
     return (attack_cases() + state_cases() + one_call_cases() + image_cases() + model_and_data_cases()
-            + evaluate_cases() + defence_cases() + poisoning_cases() + widget_cases() + exercise_cases() + cli_cases())
+            + evaluate_cases() + defence_cases() + poisoning_cases() + privacy_cases() + widget_cases() + exercise_cases() + cli_cases())
 
 
 CASES = all_cases()
