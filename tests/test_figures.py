@@ -474,6 +474,48 @@ def case_transfer_table():
     return table.plot()
 
 
+def _poison_sweep():
+    from advcourse.poisoning.study import PoisonSweep
+
+    rates = [0.0, 0.01, 0.03, 0.1]
+    x = torch.rand(8, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    return PoisonSweep(rates, [0, 13, 40, 135], {"clean accuracy": [0.98, 0.97, 0.99, 0.96],
+                                                 "attack success": [0.0, 0.24, 0.98, 1.0]},
+                       x, torch.tensor([[1, 2, 3, 4, 5, 6, 7, 8]] * 4) % 10, torch.arange(1, 9) % 10,
+                       "BadNets 3×3 backdoor into class 0")
+
+
+def case_poison_sweep():
+    return _poison_sweep().plot()
+
+
+def case_render_rate():
+    from advcourse.widgets.poisoning import render_rate
+
+    return render_rate(_poison_sweep(), 0.03)
+
+
+def case_defence_table():
+    from advcourse.poisoning import BackdoorScores, Detection
+    from advcourse.poisoning.study import DEFENCES, DefenceRow, DefenceTable
+
+    rows = []
+    for k, name in enumerate(["BadNets 3 %", "blended 3 %", "clean-label 5 %"]):
+        after = {d: BackdoorScores(0.9, 0.1 + 0.2 * j + 0.05 * k, 0.5, 223) for j, d in enumerate(DEFENCES)}
+        found = {d: Detection(30 - 5 * j, 100 * j + 10, 10 + 5 * j, 1200) for j, d in enumerate(DEFENCES[:3])}
+        rows.append(DefenceRow(name, 40, BackdoorScores(0.98, 0.95, 0.02, 223), found, after))
+    return DefenceTable(rows).plot()
+
+
+def case_plot_trigger_key():
+    from advcourse.models.nets import DigitsCNN
+    from advcourse.poisoning import badnets_trigger
+    from advcourse.poisoning.study import plot_trigger_key
+
+    x = torch.rand(8, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    return plot_trigger_key(DigitsCNN(width=4).eval(), x, badnets_trigger())
+
+
 CASES: dict[str, Callable[[], Figure]] = {
     name[len("case_"):]: fn for name, fn in dict(globals()).items() if name.startswith("case_")
 }
@@ -484,7 +526,7 @@ COVERED_BY = {
     "History.plot": "plot_histories", "plot_patch_training": "patch_training", "PatchSweep.plot": "patch_sweep",
     "CameraStudy.plot": "camera_study", "LossComparison.plot": "loss_comparison", "WorstCase.plot": "worst_case",
     "ChecklistReport.plot": "plot_checklists", "QueryCurves.plot": "query_curves", "DistanceCurve.plot": "distance_curve",
-    "TransferTable.plot": "transfer_table",
+    "TransferTable.plot": "transfer_table", "PoisonSweep.plot": "poison_sweep", "DefenceTable.plot": "defence_table",
 }
 
 # Figure functions that only call a styled one (AttackResult.figure keeps matplotlib out of

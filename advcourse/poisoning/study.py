@@ -351,7 +351,7 @@ class DefenceTable:
     def plot(self) -> Figure:
         """Left: attack success with no defence and after each defence; right: each detector's TPR
         (bars) and FPR (black ticks). One group of bars per attack."""
-        fig = new_figure(3.4 + 3.2 * len(self.rows), 4.4)
+        fig = new_figure(min(10.5, 3.0 + 2.5 * len(self.rows)), 4.8)
         ax_left, ax_right = fig.subplots(1, 2, width_ratios=[len(DEFENCES) + 1, len(DEFENCES) - 1])
         at = np.arange(len(self.rows))
         colours = dict(zip(("no defence",) + DEFENCES, ["C0", "C1", "C2", "C3", "C4"]))
@@ -373,7 +373,7 @@ class DefenceTable:
         ax_left.set_title("what each defence leaves of the backdoor")
         ax_right.set_ylabel("poisons or triggered inputs found (TPR, %)")
         ax_right.set_title("what each detector finds")
-        fig.legend(loc="outside lower center", ncols=6)
+        fig.legend(loc="outside lower center", ncols=3)
         return fig
 
 
