@@ -828,6 +828,8 @@ def privacy_cases() -> list[Case]:
         err("loss_scores-model-str", lambda: pv.loss_scores("net", X, Y), T, "model"),
         err("loss_scores-y-none", lambda: pv.loss_scores(TINY, X, None), T, "y"),
         err("loss_scores-x-255", lambda: pv.loss_scores(TINY, X * 255, Y), V, "x"),
+        err("loss_scores-x-empty", lambda: pv.loss_scores(TINY, X[:0], Y[:0]), V, "x"),
+        err("loss_scores-y-beyond-classes", lambda: pv.loss_scores(TINY, X, Y + 100), V, "y"),
         ok("loss_scores-tiny", lambda: pv.loss_scores(TINY, X, Y), lambda r: r.shape == (4,) and (r <= 0).all()),
         err("lira_scores-shadows-list", lambda: pv.lira_scores(TINY, X, Y, [TINY]), T, "shadows"),
         err("lira_scores-x-other-size", lambda: pv.lira_scores(TINY, X[:3], Y[:3], shadows), V, "x"),

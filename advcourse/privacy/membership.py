@@ -35,10 +35,12 @@ def _logits(model: nn.Module, x: Tensor, y: object, batch_size: int = 1024) -> t
     if y is None:
         raise TypeError("y: expected a LongTensor of labels, shape (N,), got None")
     y = checks.check_labels(y, x)
+    if not len(x):
+        raise ValueError("x: expected at least one image")
     with checks.frozen(model, x), torch.no_grad():
-        logits = torch.cat([_core.logits_of(model, chunk) for chunk in x.split(batch_size)]) if len(x) else None
-    if logits is None or int(y.max()) >= logits.shape[1]:
-        raise ValueError("y: expected labels of the model's classes" if logits is not None else "x: expected images")
+        logits = torch.cat([_core.logits_of(model, chunk) for chunk in x.split(batch_size)])
+    if int(y.max()) >= logits.shape[1]:
+        raise ValueError(f"y: expected labels of the model's {logits.shape[1]} classes, got {int(y.max())}")
     return logits.double(), y
 
 
