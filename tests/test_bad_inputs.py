@@ -69,6 +69,7 @@ TINY = tricky_model()
 FIXTURE_MODEL = tiny_cnn(seed=0)  # builds the sweeps the widget and exercise cases read (never TINY:
 # a run at collection time would change TINY before its first snapshot and hide the change)
 TINY64 = tiny_cnn(seed=1, dtype=torch.float64)
+LINEAR = nn.Sequential(nn.Flatten(), nn.Linear(64, 2))  # takes (N, 1, 8, 8) only
 G = torch.Generator().manual_seed(0)
 X = torch.rand(4, 3, 8, 8, generator=G)
 Y = torch.tensor([0, 1, 2, 3])
@@ -1171,9 +1172,207 @@ def cli_cases() -> list[Case]:
     ]
 
 
+def extraction_cases() -> list[Case]:
+    """13's extraction: the API, the thief, agreement, the curve and the transfer rate."""
+    from advcourse.privacy import extraction as ex
+
+    g = torch.rand(8, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    gy = torch.arange(8) % 4
+    dig = tiny_cnn(seed=2, channels=1).train()  # TINY's traps on a one-channel digits model
+    dig[1].eval()
+    dig[0].bias.requires_grad_(False)
+    dig[4].weight.grad = torch.full_like(dig[4].weight, 0.5)
+    on_dig = lambda: [dig]  # noqa: E731
+    both = lambda: [dig, TINY]  # noqa: E731
+    return [
+        err("query-victim-str", lambda: ex.query("net", g), T, "victim"),
+        err("query-x-255", lambda: ex.query(dig, g * 255), V, "x", models=on_dig),
+        err("query-x-colour-for-grey-model", lambda: ex.query(dig, X), V, "x", models=on_dig),
+        err("query-labels_only-str", lambda: ex.query(dig, g, labels_only="yes"), T, "labels_only", models=on_dig),
+        err("query-decimals-negative", lambda: ex.query(dig, g, decimals=-1), V, "decimals", models=on_dig),
+        err("query-decimals-float", lambda: ex.query(dig, g, decimals=2.0), T, "decimals", models=on_dig),
+        ok("query-rounded", lambda: ex.query(dig, g, decimals=1),
+           lambda r: r.shape == (8, 10) and bool(((r * 10 - (r * 10).round()).abs() < 1e-4).all()), models=on_dig),
+        ok("query-labels-only", lambda: ex.query(TINY, X, labels_only=True),
+           lambda r: r.shape == (4,) and r.dtype == torch.long),
+        err("steal-victim-str", lambda: ex.steal("net", g), T, "victim"),
+        err("steal-queries-none", lambda: ex.steal(dig, None), T, "queries", models=on_dig),
+        err("steal-queries-colour", lambda: ex.steal(TINY, X), V, "queries"),
+        err("steal-queries-16px", lambda: ex.steal(dig, torch.rand(4, 1, 16, 16)), V, "queries", models=on_dig),
+        err("steal-queries-for-colour-victim", lambda: ex.steal(TINY, g), V, "queries"),
+        err("steal-queries-float64", lambda: ex.steal(dig, g.double()), T, "queries", models=on_dig),
+        err("steal-steps-0", lambda: ex.steal(dig, g, steps=0), V, "steps", models=on_dig),
+        err("steal-lr-0", lambda: ex.steal(dig, g, lr=0), V, "lr", models=on_dig),
+        err("steal-batch_size-float", lambda: ex.steal(dig, g, batch_size=8.0), T, "batch_size", models=on_dig),
+        err("steal-width-0", lambda: ex.steal(dig, g, width=0), V, "width", models=on_dig),
+        err("steal-seed-negative", lambda: ex.steal(dig, g, seed=-1), V, "seed", models=on_dig),
+        ok("steal-tiny", lambda: ex.steal(dig, g, steps=2),
+           lambda r: not r.training and all(p.grad is None for p in r.parameters()), models=on_dig),
+        err("agreement-a-str", lambda: ex.agreement("net", dig, g), T, "a", models=on_dig),
+        err("agreement-b-none", lambda: ex.agreement(dig, None, g), T, "b", models=on_dig),
+        err("agreement-x-nan", lambda: ex.agreement(dig, dig, g.masked_fill(g > 0.9, float("nan"))), V, "x",
+            models=on_dig),
+        ok("agreement-self", lambda: ex.agreement(dig, dig, g), lambda r: r == 1.0, models=on_dig),
+        err("extraction_curve-budgets-int", lambda: ex.extraction_curve(dig, g, g, 4), T, "budgets", models=on_dig),
+        err("extraction_curve-budgets-empty", lambda: ex.extraction_curve(dig, g, g, []), V, "budgets", models=on_dig),
+        err("extraction_curve-budgets-zero", lambda: ex.extraction_curve(dig, g, g, [0, 4]), V, "budgets",
+            models=on_dig),
+        err("extraction_curve-budgets-decreasing", lambda: ex.extraction_curve(dig, g, g, [8, 4]), V, "budgets",
+            models=on_dig),
+        err("extraction_curve-budgets-beyond-pool", lambda: ex.extraction_curve(dig, g, g, [4, 9]), V, "budgets",
+            models=on_dig),
+        err("extraction_curve-pool-colour", lambda: ex.extraction_curve(dig, X, g, [4]), V, "pool", models=on_dig),
+        err("extraction_curve-x_test-colour", lambda: ex.extraction_curve(dig, g, X, [4]), V, "x_test", models=on_dig),
+        err("extraction_curve-decimals-none", lambda: ex.extraction_curve(dig, g, g, [4], decimals=None), T,
+            "decimals", models=on_dig),
+        err("extraction_curve-progress-str", lambda: ex.extraction_curve(dig, g, g, [4], progress="no"), T,
+            "progress", models=on_dig),
+        ok("extraction_curve-tiny", lambda: ex.extraction_curve(dig, g, g, [4, 8], steps=2, progress=False),
+           lambda r: r.budgets == [4, 8] and r.rounded_labels == r.labels and len(r.probabilities) == 2,
+           models=on_dig),
+        err("transfer_rate-surrogate-str", lambda: ex.transfer_rate("net", dig, g, gy, eps=0.1), T, "surrogate",
+            models=on_dig),
+        err("transfer_rate-y-none", lambda: ex.transfer_rate(dig, dig, g, None, eps=0.1), T, "y", models=on_dig),
+        err("transfer_rate-y-short", lambda: ex.transfer_rate(dig, dig, g, gy[:3], eps=0.1), V, "y", models=on_dig),
+        err("transfer_rate-eps-8", lambda: ex.transfer_rate(dig, dig, g, gy, eps=8), V, "eps", models=on_dig),
+        err("transfer_rate-steps-0", lambda: ex.transfer_rate(dig, dig, g, gy, eps=0.1, steps=0), V, "steps",
+            models=on_dig),
+        err("transfer_rate-colour-surrogate", lambda: ex.transfer_rate(TINY, dig, g, gy, eps=0.1), V, "x",
+            models=both),
+        ok("transfer_rate-eps-0", lambda: ex.transfer_rate(dig, dig, g, ex.query(dig, g, labels_only=True), eps=0.0,
+                                                           steps=1), lambda r: r == 0.0, models=on_dig),
+    ]
+
+
+def inversion_cases() -> list[Case]:
+    """13's model inversion."""
+    from advcourse.privacy import inversion as inv
+
+    xs = torch.rand(20, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    ys = torch.arange(20) % 10
+    return [
+        err("invert-model-str", lambda: inv.invert("net", [0]), T, "model"),
+        err("invert-targets-int", lambda: inv.invert(TINY, 3, shape=(3, 8, 8)), T, "targets"),
+        err("invert-targets-float", lambda: inv.invert(TINY, torch.tensor([0.5]), shape=(3, 8, 8)), T, "targets"),
+        err("invert-targets-empty", lambda: inv.invert(TINY, [], shape=(3, 8, 8)), V, "targets"),
+        err("invert-targets-negative", lambda: inv.invert(TINY, [-1], shape=(3, 8, 8)), V, "targets"),
+        err("invert-targets-beyond-classes", lambda: inv.invert(TINY, [0, 10], shape=(3, 8, 8), steps=2), V, "targets"),
+        err("invert-steps-0", lambda: inv.invert(TINY, [0], shape=(3, 8, 8), steps=0), V, "steps"),
+        err("invert-steps-float", lambda: inv.invert(TINY, [0], shape=(3, 8, 8), steps=2.5), T, "steps"),
+        err("invert-lr-0", lambda: inv.invert(TINY, [0], shape=(3, 8, 8), lr=0), V, "lr"),
+        err("invert-tv_weight-negative", lambda: inv.invert(TINY, [0], shape=(3, 8, 8), tv_weight=-1), V, "tv_weight"),
+        err("invert-ink_weight-str", lambda: inv.invert(TINY, [0], shape=(3, 8, 8), ink_weight="0.1"), T, "ink_weight"),
+        err("invert-edge_weight-inf", lambda: inv.invert(TINY, [0], shape=(3, 8, 8), edge_weight=float("inf")), V,
+            "edge_weight"),
+        err("invert-loss-unknown", lambda: inv.invert(TINY, [0], shape=(3, 8, 8), loss="hinge"), V, "loss"),
+        err("invert-start-2", lambda: inv.invert(TINY, [0], shape=(3, 8, 8), start=2.0), V, "start"),
+        err("invert-start-other-shape", lambda: inv.invert(TINY, [0, 1], shape=(3, 8, 8), start=X[:1]), V, "start"),
+        err("invert-start-str", lambda: inv.invert(TINY, [0], shape=(3, 8, 8), start="grey"), T, "start"),
+        err("invert-shape-2d", lambda: inv.invert(TINY, [0], shape=(8, 8)), V, "shape"),
+        err("invert-shape-1-channel", lambda: inv.invert(TINY, [0]), V, "shape"),
+        err("invert-shape-not-the-models", lambda: inv.invert(LINEAR, [0], shape=(1, 16, 16)), V, "shape",
+            models=lambda: [LINEAR]),
+        ok("invert-tiny", lambda: inv.invert(TINY, [0, 9], shape=(3, 8, 8), steps=3),
+           lambda r: r.shape == (2, 3, 8, 8) and 0 <= float(r.min()) and float(r.max()) <= 1),
+        err("inversion_study-y_train-none", lambda: inv.inversion_study(TINY, xs, None), T, "y_train"),
+        err("inversion_study-x_train-255", lambda: inv.inversion_study(TINY, xs * 255, ys), V, "x_train"),
+        err("inversion_study-x_train-1-channel", lambda: inv.inversion_study(TINY, xs[:, :1], ys), V, "x_train"),
+        err("inversion_study-missing-class", lambda: inv.inversion_study(TINY, X, Y), V, "y_train"),
+        err("inversion_study-y_train-beyond", lambda: inv.inversion_study(TINY, xs, ys + 1), V, "y_train"),
+        err("inversion_study-steps-0", lambda: inv.inversion_study(TINY, xs, ys, steps=0), V, "steps"),
+        ok("inversion_study-tiny", lambda: inv.inversion_study(TINY, xs, ys, steps=3),
+           lambda r: r.prior.shape == (10, 3, 8, 8) and 0 <= r.matches_prior <= 10
+           and r.similarity_plain.shape == (10, 10)),
+        err("correlation-a-list", lambda: inv.correlation([[0.0]], X), T, "a"),
+        err("correlation-sizes", lambda: inv.correlation(X, X[:, :1]), V, "b"),
+        err("total_variation-x-2d", lambda: inv.total_variation(torch.zeros(8, 8)), V, "x"),
+    ]
+
+
+def dp_cases() -> list[Case]:
+    """13's DP-SGD, membership game, trade-off and exercises: every argument checked before training."""
+    from advcourse import privacy as pv
+    from advcourse.exercises import privacy as ep
+
+    g = torch.rand(8, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    gy = torch.arange(8) % 4
+    truth = torch.tensor([True, False, True, False])
+    shadows = pv.Shadows([TINY, TINY], torch.tensor([[True, False, True, False], [False, True, False, True]]))
+    game = pv.MembershipGame({"LiRA": torch.rand(4, dtype=torch.float64), "loss": torch.rand(4, dtype=torch.float64)},
+                             truth, 0.5)
+    none = lambda: []  # noqa: E731  (no user model involved)
+    return [
+        err("dp_train-epsilon-0", lambda: pv.dp_train(g, gy, epsilon=0), V, "epsilon", models=none),
+        err("dp_train-epsilon-str", lambda: pv.dp_train(g, gy, epsilon="1"), T, "epsilon", models=none),
+        err("dp_train-epsilon-unreachable", lambda: pv.dp_train(g, gy, epsilon=1e-4, epochs=50), V, "epsilon",
+            models=none),
+        err("dp_train-delta-1", lambda: pv.dp_train(g, gy, epsilon=1.0, delta=1.0), V, "delta", models=none),
+        err("dp_train-delta-0", lambda: pv.dp_train(g, gy, epsilon=1.0, delta=0), V, "delta", models=none),
+        err("dp_train-max_grad_norm-0", lambda: pv.dp_train(g, gy, epsilon=1.0, max_grad_norm=0), V, "max_grad_norm",
+            models=none),
+        err("dp_train-epochs-0", lambda: pv.dp_train(g, gy, epsilon=1.0, epochs=0), V, "epochs", models=none),
+        err("dp_train-batch_size-float", lambda: pv.dp_train(g, gy, epsilon=1.0, batch_size=8.0), T, "batch_size",
+            models=none),
+        err("dp_train-seed-negative", lambda: pv.dp_train(g, gy, epsilon=1.0, seed=-1), V, "seed", models=none),
+        err("dp_train-x-colour", lambda: pv.dp_train(X, Y, epsilon=1.0), V, "x", models=none),
+        err("dp_train-y-none", lambda: pv.dp_train(g, None, epsilon=1.0), T, "y", models=none),
+        err("dp_train-y-10", lambda: pv.dp_train(g, gy + 9, epsilon=1.0), V, "y", models=none),
+        ok("dp_train-tiny", lambda: pv.dp_train(g, gy, epsilon=8.0, epochs=1),
+           lambda r: not r.model.training and 0 < r.epsilon <= 8.0 and r.noise_multiplier > 0, models=none),
+        ok("dp_train-no-dp", lambda: pv.dp_train(g, gy, epsilon=None, epochs=1),
+           lambda r: r.epsilon == float("inf") and r.noise_multiplier == 0, models=none),
+        err("dp_shadow_models-n_models-1", lambda: pv.dp_shadow_models(g, gy, n_models=1, epsilon=1.0), V, "n_models",
+            models=none),
+        err("dp_shadow_models-epsilon-negative", lambda: pv.dp_shadow_models(g, gy, n_models=2, epsilon=-1), V,
+            "epsilon", models=none),
+        err("dp_shadow_models-generator-int", lambda: pv.dp_shadow_models(g, gy, n_models=2, epsilon=1.0, generator=1),
+            T, "generator", models=none),
+        err("tpr_bound-epsilon-negative", lambda: pv.tpr_bound(-1.0, 0.0, 0.01), V, "epsilon", models=none),
+        err("tpr_bound-fpr-str", lambda: pv.tpr_bound(1.0, 0.0, "1%"), T, "fpr", models=none),
+        err("membership_game-shadows-list", lambda: pv.membership_game([TINY], X, Y), T, "shadows"),
+        err("membership_game-two-models", lambda: pv.membership_game(shadows, g[:4], gy[:4]), V, "shadows"),
+        err("membership_game-x-colour", lambda: pv.membership_game(shadows, X, Y), V, "x"),
+        err("membership_game-targets-0",
+            lambda: pv.membership_game(pv.Shadows([TINY] * 3, shadows.members[[0, 1, 0]]), g[:4], gy[:4], targets=0),
+            V, "targets"),
+        err("MembershipGame.tpr-attack-unknown", lambda: game.tpr("Shokri", 0.01), V, "attack", models=none),
+        err("best_accuracy-is_member-float", lambda: pv.best_accuracy(torch.rand(4), truth.float()), T, "is_member",
+            models=none),
+        err("exposure-n-not-a-divisor", lambda: pv.exposure(game, 3), V, "n", models=none),
+        err("exposure-n-0", lambda: pv.exposure(game, 0), V, "n", models=none),
+        err("plot_roc-curves-list", lambda: pv.plot_roc([game.roc("LiRA")]), T, "curves", models=none),
+        err("plot_roc-curves-empty", lambda: pv.plot_roc({}), V, "curves", models=none),
+        err("plot_exposure-leak-short", lambda: pv.plot_exposure(g, gy, torch.rand(3)), V, "leak", models=none),
+        err("plot_exposure-k-9", lambda: pv.plot_exposure(g, gy, torch.rand(8), k=9), V, "k", models=none),
+        err("privacy_tradeoff-epsilons-empty", lambda: pv.privacy_tradeoff(g, gy, epsilons=[]), V, "epsilons",
+            models=none),
+        err("privacy_tradeoff-epsilons-float", lambda: pv.privacy_tradeoff(g, gy, epsilons=1.0), T, "epsilons",
+            models=none),
+        err("privacy_tradeoff-n_models-3", lambda: pv.privacy_tradeoff(g, gy, n_models=3), V, "n_models", models=none),
+        err("check_tpr_at_fpr-fpr-1", lambda: ep.check_tpr_at_fpr(0.5, torch.rand(4), truth, 1.0), V, "fpr",
+            models=none),
+        err("check_tpr_at_fpr-is_member-int", lambda: ep.check_tpr_at_fpr(0.5, torch.rand(4), truth.long(), 0.01), T,
+            "is_member", models=none),
+        ok("check_tpr_at_fpr-unanswered", lambda: ep.check_tpr_at_fpr(..., torch.rand(4), truth, 0.01),
+           lambda r: not r.ok, models=none),
+        ok("check_tpr_at_fpr-right", lambda: ep.check_tpr_at_fpr(1.0, torch.tensor([0.9, 0.1, 0.8, 0.2]), truth, 0.0),
+           lambda r: r.ok, models=none),
+        err("check_epsilon_needed-tpr-2", lambda: ep.check_epsilon_needed(1.0, tpr=2.0, fpr=0.01), V, "tpr",
+            models=none),
+        err("check_epsilon_needed-tpr-below-fpr", lambda: ep.check_epsilon_needed(1.0, tpr=0.01, fpr=0.05), V, "tpr",
+            models=none),
+        err("check_epsilon_needed-delta-negative", lambda: ep.check_epsilon_needed(1.0, tpr=0.05, fpr=0.01, delta=-1),
+            V, "delta", models=none),
+        ok("check_epsilon_needed-e-to-the", lambda: ep.check_epsilon_needed(5.0, tpr=0.05, fpr=0.01),
+           lambda r: not r.ok and "logarithm" in r.message, models=none),
+    ]
+
+
+
 def all_cases() -> list[Case]:
     return (attack_cases() + state_cases() + one_call_cases() + image_cases() + model_and_data_cases()
-            + evaluate_cases() + defence_cases() + poisoning_cases() + privacy_cases() + widget_cases() + exercise_cases() + cli_cases())
+            + evaluate_cases() + defence_cases() + poisoning_cases() + privacy_cases()
+            + extraction_cases() + inversion_cases() + dp_cases() + widget_cases() + exercise_cases() + cli_cases())
 
 
 CASES = all_cases()

@@ -516,9 +516,58 @@ def case_plot_trigger_key():
     return plot_trigger_key(DigitsCNN(width=4).eval(), x, badnets_trigger())
 
 
+def _game(n: int = 200, models: int = 3):
+    from advcourse.privacy import MembershipGame
+
+    g = torch.Generator().manual_seed(0)
+    truth = torch.rand(models * n, generator=g) < 0.5
+    scores = {name: torch.randn(models * n, generator=g, dtype=torch.float64) + shift * truth
+              for name, shift in (("LiRA", 1.0), ("loss", 0.3))}
+    return MembershipGame(scores, truth, 0.9)
+
+
+def case_plot_roc():
+    from advcourse.privacy import plot_roc
+
+    game = _game()
+    return plot_roc({name: game.roc(name) for name in ("LiRA", "loss")}, "Membership inference on the digits CNN")
+
+
+def case_privacy_tradeoff():
+    from advcourse.privacy.study import ATTACKS, FPRS, PrivacyTradeoff, TradeoffRow
+
+    rows = [TradeoffRow(eps, acc, {a: {f: tpr for f in FPRS} for a in ATTACKS}, {a: 0.5 for a in ATTACKS}, _game())
+            for eps, acc, tpr in ((1.0, 0.35, 0.011), (8.0, 0.85, 0.009), (float("inf"), 0.97, 0.025))]
+    return PrivacyTradeoff(rows, 1e-5).plot()
+
+
+def case_plot_exposure():
+    from advcourse.privacy import plot_exposure
+
+    x = torch.rand(40, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    return plot_exposure(x, torch.arange(40) % 10, torch.linspace(-4, 63, 40))
+
+
+def case_extraction_curve():
+    from advcourse.privacy.extraction import ExtractionCurve
+
+    labels = [0.71, 0.81, 0.9, 0.93, 0.955, 0.976, 0.955]
+    return ExtractionCurve([25, 50, 100, 200, 400, 800, 1348], [0.82, 0.89, 0.95, 0.958, 0.964, 0.984, 0.982], labels,
+                           [0.76, 0.82, 0.9, 0.93, 0.97, 0.978, 0.976], list(labels), 1).plot()
+
+
+def case_inversion_result():
+    from advcourse.models.nets import digits_cnn
+    from advcourse.privacy.inversion import inversion_study
+
+    x = torch.rand(20, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    return inversion_study(digits_cnn(seed=0).eval(), x, torch.arange(20) % 10, steps=5).plot()
+
+
 CASES: dict[str, Callable[[], Figure]] = {
     name[len("case_"):]: fn for name, fn in dict(globals()).items() if name.startswith("case_")
 }
+
 
 # Figure functions drawn by another one listed above (same code path, other arguments).
 COVERED_BY = {
@@ -527,6 +576,8 @@ COVERED_BY = {
     "CameraStudy.plot": "camera_study", "LossComparison.plot": "loss_comparison", "WorstCase.plot": "worst_case",
     "ChecklistReport.plot": "plot_checklists", "QueryCurves.plot": "query_curves", "DistanceCurve.plot": "distance_curve",
     "TransferTable.plot": "transfer_table", "PoisonSweep.plot": "poison_sweep", "DefenceTable.plot": "defence_table",
+    "PrivacyTradeoff.plot": "privacy_tradeoff", "ExtractionCurve.plot": "extraction_curve",
+    "InversionResult.plot": "inversion_result",
 }
 
 # Figure functions that only call a styled one (AttackResult.figure keeps matplotlib out of

@@ -50,6 +50,7 @@ ATTACK_CLASSES: dict[str, str] = {
     "03_semantic": "evasion", "04_gradients": "evasion", "05_fgsm": "evasion", "06_pgd": "evasion",
     "07_deepfool": "evasion", "08_defences": "evasion", "09_black_box": "evasion",
     "10_physical_world": "evasion", "11_evaluation": "evasion", "12_poisoning": "poisoning",
+    "13_privacy": "privacy",
 }
 
 _BOX_QUESTION = "does the attacker have the model's weights, or only its answers?"

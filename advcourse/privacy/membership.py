@@ -26,7 +26,8 @@ from advcourse.core import checks
 from advcourse.core.formatting import rounded_repr
 from advcourse.privacy.shadows import Shadows
 
-__all__ = ["loss_scores", "confidence_logits", "likelihood_ratio", "lira_scores", "Roc", "roc", "tpr_at_fpr"]
+__all__ = ["loss_scores", "confidence_logits", "likelihood_ratio", "lira_scores", "balanced", "Roc", "roc",
+           "tpr_at_fpr"]
 
 
 def _logits(model: nn.Module, x: Tensor, y: object, batch_size: int = 1024) -> tuple[Tensor, Tensor]:
@@ -69,7 +70,7 @@ def confidence_logits(model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
 
 
 def likelihood_ratio(phi: Tensor, phi_shadow: Tensor, is_in: Tensor, *, online: bool = True,
-                     fixed_variance: bool = True) -> Tensor:
+                     fixed_variance: bool = True, use: Tensor | None = None) -> Tensor:
     """LiRA's score of each example from its statistic on the target and on the shadow models.
 
     Paper: Carlini, Chien, Nasr, Song, Terzis & Tramèr, 2022, "Membership Inference Attacks From
@@ -84,6 +85,7 @@ def likelihood_ratio(phi: Tensor, phi_shadow: Tensor, is_in: Tensor, *, online: 
     Args:
         phi: (N,) the target model's statistic. phi_shadow: (M, N) the shadows'. is_in: (M, N) bool.
         online, fixed_variance: as above.
+        use: optional (M, N) bool: which shadows count for each example (default: all; see :func:`balanced`).
 
     Returns:
         (N,) float64 scores, higher = more likely a member.
@@ -97,8 +99,15 @@ def likelihood_ratio(phi: Tensor, phi_shadow: Tensor, is_in: Tensor, *, online: 
     if is_in.dtype != torch.bool:
         raise TypeError(f"is_in: expected a bool tensor, got {is_in.dtype}")
     checks.check_bool(online, "online")
+    if use is not None:
+        checks.check_tensor(use, "use")
+        if use.shape != is_in.shape or use.dtype != torch.bool:
+            raise ValueError(f"use: expected a bool tensor of shape {tuple(is_in.shape)}, got {use.dtype} of shape "
+                             f"{tuple(use.shape)}")
     stats = phi_shadow.double()
     sides = [is_in, ~is_in] if online else [~is_in]
+    if use is not None:
+        sides = [side & use.to(side.device) for side in sides]
     if any((side.sum(0) < (1 if fixed_variance else 2)).any() for side in sides):
         raise ValueError("is_in: every example needs shadow models on both sides (IN and OUT), "
                          "two each for a per-example variance")
@@ -129,8 +138,23 @@ def lira_scores(model: nn.Module, x: Tensor, y: Tensor, shadows: Shadows, *, onl
     keep = [m for m, s in enumerate(shadows.models) if s is not model]
     phi = confidence_logits(model, x, y)
     phi_shadow = torch.stack([confidence_logits(shadows.models[m], x, y) for m in keep])
-    return likelihood_ratio(phi, phi_shadow, shadows.members[keep].to(phi_shadow.device), online=online,
-                            fixed_variance=fixed_variance)
+    is_in = shadows.members[keep].to(phi_shadow.device)
+    return likelihood_ratio(phi, phi_shadow, is_in, online=online, fixed_variance=fixed_variance,
+                            use=balanced(is_in))
+
+
+def balanced(is_in: Tensor) -> Tensor:
+    """(M, N) bool: for each example, its first k IN and first k OUT shadows, k = the smaller count.
+
+    Every example is IN for exactly half of :func:`~advcourse.privacy.train_shadow_models`' models, so
+    when the target is one of them and is left out, a member keeps one IN shadow fewer than OUT ones
+    and a non-member one OUT shadow fewer. A mean fitted to fewer models is noisier, which lowers the
+    likelihood it gives on average: membership alone would tilt the score (LiRA scores below chance
+    on models that leak nothing). Judging every example by as many IN as OUT shadows removes the tilt.
+    """
+    n_in = is_in.sum(0)
+    k = torch.minimum(n_in, len(is_in) - n_in)
+    return torch.where(is_in, is_in.long().cumsum(0) <= k, (~is_in).long().cumsum(0) <= k)
 
 
 def _check_scores(scores: object, is_member: object) -> tuple[np.ndarray, np.ndarray]:

@@ -39,15 +39,18 @@ class Shadows:
     Attributes:
         models: ``n_models`` trained :class:`~advcourse.models.nets.DigitsCNN`, in eval mode.
         members: (n_models, N) bool: ``members[m, i]`` is True when model m trained on example i.
+        epsilon: the largest ε any of them spent when trained with DP-SGD
+            (:func:`~advcourse.privacy.dp_shadow_models`); ``inf`` for ordinary training.
     """
 
     __repr__ = rounded_repr
 
     models: list[nn.Module]
     members: Tensor
+    epsilon: float = math.inf
 
 
-def _memberships(n_models: int, n: int, generator: torch.Generator | None) -> Tensor:
+def memberships(n_models: int, n: int, generator: torch.Generator | None) -> Tensor:
     """(n_models, n) bool: for every example, exactly ``n_models // 2`` models drawn to train on it."""
     ranks = torch.rand(n_models, n, generator=generator).argsort(0).argsort(0)
     return ranks < n_models // 2
@@ -66,14 +69,20 @@ def _batches(members: Tensor, batch_size: int, generator: torch.Generator | None
     return torch.stack(orders).view(len(members), steps, batch_size).transpose(0, 1)
 
 
-def _check(x: Tensor, y: object, n_models: object, epochs: object, lr: object, batch_size: object,
-           width: object) -> tuple[Tensor, int, int, float, int, int]:
+def check_digits(x: object, y: object) -> Tensor:
+    """Check (N, 1, 8, 8) digits ``x`` in [0, 1] and their (N,) labels ``y`` in [0, 10); returns ``y``."""
     checks.check_images(x, channels=1)
     if y is None:
         raise TypeError("y: expected a LongTensor of labels, shape (N,), got None")
     y = checks.check_labels(y, x)
     if len(y) and int(y.max()) >= 10:
         raise ValueError(f"y: expected digit labels in [0, 10), got {int(y.max())}")
+    return y
+
+
+def _check(x: Tensor, y: object, n_models: object, epochs: object, lr: object, batch_size: object,
+           width: object) -> tuple[Tensor, int, int, float, int, int]:
+    y = check_digits(x, y)
     n_models = checks.check_count(n_models, "n_models", minimum=2)
     return (y, n_models, checks.check_count(epochs, "epochs", minimum=1), checks.check_positive(lr, "lr"),
             checks.check_count(batch_size, "batch_size", minimum=1), checks.check_count(width, "width", minimum=1))
@@ -99,7 +108,7 @@ def train_shadow_models(x: Tensor, y: Tensor, *, n_models: int, generator: torch
     y, n_models, epochs, lr, batch_size, width = _check(x, y, n_models, epochs, lr, batch_size, width)
     checks.check_bool(batched, "batched")
     checks.check_generator(generator)
-    members = _memberships(n_models, len(y), generator).to(x.device)
+    members = memberships(n_models, len(y), generator).to(x.device)
     seeds = torch.randint(2**31, (n_models,), generator=generator).tolist()
     models = []
     for seed in seeds:
