@@ -137,9 +137,15 @@ def _enter(module: torch.nn.Module, args: Any) -> None:
 def _leave(module: torch.nn.Module, args: Any, out: Any) -> None:
     _depth[0] -= 1
     if _depth[0] == 0 and isinstance(out, torch.Tensor) and out.dim() == 2 and out.shape[1] > 1 \
-            and out.is_floating_point():
+            and out.is_floating_point() and not _inside_transform(out):
         top1 = out.detach().argmax(1).to(torch.int16).cpu().numpy().tobytes()
         STATE["calls"].setdefault(len(STATE["cells"]) - 1, []).append(top1)
+
+
+def _inside_transform(out: torch.Tensor) -> bool:
+    """A call traced by ``torch.vmap``/``torch.func`` (e.g. stacked shadow models) or run on the meta
+    device: its output has no values to record (reading them raises)."""
+    return out.device.type == "meta" or torch._C._functorch.is_functorch_wrapped_tensor(out)
 
 
 def install() -> None:

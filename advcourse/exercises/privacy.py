@@ -33,8 +33,8 @@ def check_tpr_at_fpr(answer: Any, scores: torch.Tensor, is_member: torch.Tensor,
     members, outsiders = scores[is_member].double(), scores[~is_member].double()
     tolerance = 0.5 / len(members)  # one member either side of the threshold
     if abs(value - expected) <= tolerance:
-        return passed(f"{expected:.1%} of the members found while wrongly accusing at most {fpr:.1%} of the "
-                      "non-members: the number that says whether an attack can be trusted about anyone")
+        return passed(f"the share of members found while wrongly accusing at most {fpr:.1%} of the non-members: "
+                      "the number that says whether an attack can be trusted about anyone")
     if abs(value - 100 * expected) <= 100 * tolerance:
         return failed("that is a percentage; give the share in [0, 1]")
     loose = float((members >= torch.quantile(outsiders, 1 - fpr)).double().mean())
