@@ -63,6 +63,14 @@ def _budget(text: str) -> float:
     return value
 
 
+def _positive(text: str) -> float:
+    """A number > 0 (fractions allowed): a challenge's budget, which in L2 may exceed 1."""
+    value = parse_number(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
 def _bounded_int(low: int, high: int):
     def parse(text: str) -> int:
         try:
@@ -124,6 +132,25 @@ def _build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("samples", help="list the shipped sample photos")
     sub.add_parser("doctor", help="check the installation (versions, device, model, widgets)")
+
+    c = sub.add_parser("challenge", help="run a workshop challenge: init a folder, add teams, serve it")
+    csub = c.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    ci = csub.add_parser("init", help="create a challenge folder (prints the hidden model's SHA-256)")
+    ci.add_argument("dir", help="a new or empty folder")
+    ci.add_argument("--model", default="adversarial", choices=["adversarial", "clean"],
+                    help="the hidden digits model (default: %(default)s, 08's adversarially trained CNN)")
+    ci.add_argument("--eps", type=_positive, default=0.15,
+                    help="the budget in [0,1] pixel units, L∞ or L2 (default: %(default)s)")
+    ci.add_argument("--norm", default="linf", choices=["linf", "l2"], help="(default: %(default)s)")
+    ci.add_argument("--inputs", type=_bounded_int(1, 449), default=100, help="test digits to attack (default: %(default)s)")
+    ct = csub.add_parser("team", help="add a team; its token is printed on the last line")
+    ct.add_argument("dir")
+    ct.add_argument("name")
+    cs = csub.add_parser("serve", help="serve the challenge until stopped (Ctrl-C)")
+    cs.add_argument("dir")
+    cs.add_argument("--port", type=_bounded_int(1, 65535), default=8000, help="(default: %(default)s)")
+    cs.add_argument("--host", default="127.0.0.1",
+                    help="address to listen on (default: %(default)s, this laptop only; 0.0.0.0 for the room)")
     return parser
 
 
@@ -206,10 +233,34 @@ def _prepare(args: argparse.Namespace) -> None:
         _check_out(args.out)
 
 
+def _cmd_challenge(args: argparse.Namespace) -> None:
+    from advcourse import challenge
+
+    if args.action == "init":
+        sha = challenge.init_challenge(args.dir, model=args.model, eps=args.eps, norm=args.norm, n_inputs=args.inputs)
+        print(f"challenge created in {args.dir} ({args.model} digits model, {args.norm} eps {args.eps:g}, "
+              f"{args.inputs} inputs); instructor token in {args.dir}/admin_token")
+        print(f"hidden model SHA-256: {sha}")
+    elif args.action == "team":
+        token = challenge.add_team(args.dir, args.name)
+        print(f"team {args.name.strip()!r} added; its token:")
+        print(token)
+    else:
+        import uvicorn
+
+        from advcourse.challenge.folder import load_challenge
+        from advcourse.challenge.server import create_app
+
+        loaded = load_challenge(args.dir)
+        print(f"serving {args.dir} on http://{args.host}:{args.port}  (hidden model SHA-256: {loaded.sha256})")
+        uvicorn.run(create_app(loaded), host=args.host, port=args.port, log_level="warning")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``advcourse`` console script; returns the exit status."""
     args = _build_parser().parse_args(argv)
-    command = {"classify": _cmd_classify, "attack": _cmd_attack, "samples": _cmd_samples, "doctor": _cmd_doctor}
+    command = {"classify": _cmd_classify, "attack": _cmd_attack, "samples": _cmd_samples, "doctor": _cmd_doctor,
+               "challenge": _cmd_challenge}
     try:
         _prepare(args)
         command[args.command](args)

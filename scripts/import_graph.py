@@ -31,7 +31,7 @@ FLOORS = [
     ["defences"],
     ["evasion"],
     ["evaluation"],
-    ["poisoning", "privacy"],
+    ["poisoning", "privacy", "challenge"],
     ["one_call", "cli", "doctor"],
     ["widgets", "exercises"],
 ]

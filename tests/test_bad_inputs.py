@@ -1368,11 +1368,32 @@ def dp_cases() -> list[Case]:
     ]
 
 
+def challenge_cases() -> list[Case]:
+    """The workshop challenge's folder and client: every argument checked before any work or request."""
+    from advcourse import challenge as ch
+
+    empty = Path(tempfile.mkdtemp())
+    none = lambda: []  # noqa: E731  (no user model involved)
+    return [
+        err("init_challenge-model-unknown", lambda: ch.init_challenge(empty / "a", model="resnet18"), V, "model",
+            models=none),
+        err("init_challenge-norm-l1", lambda: ch.init_challenge(empty / "b", norm="l1"), V, "norm", models=none),
+        err("init_challenge-eps-0", lambda: ch.init_challenge(empty / "c", eps=0), V, "eps", models=none),
+        err("init_challenge-eps-str", lambda: ch.init_challenge(empty / "d", eps="8/255"), T, "eps", models=none),
+        err("init_challenge-n_inputs-0", lambda: ch.init_challenge(empty / "e", n_inputs=0), V, "n_inputs", models=none),
+        err("init_challenge-directory-a-file", lambda: ch.init_challenge(Path(__file__)), V, "directory", models=none),
+        err("add_team-no-challenge", lambda: ch.add_team(empty, "owls"), V, "directory", models=none),
+        err("join-url-no-scheme", lambda: ch.join("192.168.1.10:8000", "token"), V, "url", models=none),
+        err("join-url-none", lambda: ch.join(None, "token"), V, "url", models=none),
+        err("join-token-empty", lambda: ch.join("http://127.0.0.1:9", "  "), V, "token", models=none),
+        err("join-unreachable", lambda: ch.join("http://127.0.0.1:9", "token"), ch.ChallengeError, "url", models=none),
+    ]
+
 
 def all_cases() -> list[Case]:
     return (attack_cases() + state_cases() + one_call_cases() + image_cases() + model_and_data_cases()
             + evaluate_cases() + defence_cases() + poisoning_cases() + privacy_cases()
-            + extraction_cases() + inversion_cases() + dp_cases() + widget_cases() + exercise_cases() + cli_cases())
+            + extraction_cases() + inversion_cases() + dp_cases() + challenge_cases() + widget_cases() + exercise_cases() + cli_cases())
 
 
 CASES = all_cases()

@@ -37,14 +37,14 @@ def test_top_level_names_the_course_parts():
     modules = sorted(p.stem for p in package.glob("*.py") if p.stem != "__init__")
     parts = sorted(p.name for p in package.iterdir() if (p / "__init__.py").exists())
     assert modules == ["cli", "doctor", "one_call"]
-    assert parts == ["attacks", "core", "defences", "evaluation", "evasion", "exercises", "foundations", "models",
-                     "poisoning", "privacy", "widgets"]
+    assert parts == ["attacks", "challenge", "core", "defences", "evaluation", "evasion", "exercises", "foundations",
+                     "models", "poisoning", "privacy", "widgets"]
     doc = importlib.import_module("advcourse").__doc__
     assert all(f"``{name}``" in doc for name in [*parts, *modules])
 
 
 @pytest.mark.parametrize("name", ["attacks", "core", "defences", "evaluation", "evasion", "foundations", "models",
-                                  "poisoning", "privacy"])
+                                  "poisoning", "privacy", "challenge"])
 def test_every_module_of_a_part_is_listed_in_its_docstring(name):
     package = importlib.import_module(f"advcourse.{name}")
     modules = [p.stem for p in (ROOT / "advcourse" / name).glob("*.py") if not p.stem.startswith("_")]

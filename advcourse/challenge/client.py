@@ -1,0 +1,82 @@
+"""The learner's side of a challenge: :func:`join` a server, attack its task, submit.
+
+Plain HTTP with the standard library; the inputs travel as ``.npy`` files.
+
+    >>> task = join("http://192.168.1.10:8000", "team-token")
+    >>> x_adv = pgd(my_copy, task.inputs, task.labels, eps=task.eps)
+    >>> task.submit(x_adv)
+    {'score': 0.42, 'fooled': 42, 'of': 100, 'rank': 3, 'teams': 12}
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+__all__ = ["ChallengeError", "Task", "join"]
+
+
+class ChallengeError(RuntimeError):
+    """The server refused a request; the message is its reason (which check failed, by how much)."""
+
+
+def _request(url: str, *, data: bytes | None = None, token: str | None = None, timeout: float = 30) -> bytes:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    if data is not None:
+        headers["Content-Type"] = "application/octet-stream"
+    req = urllib.request.Request(url, data=data, headers=headers, method="POST" if data is not None else "GET")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as reply:
+            return reply.read()
+    except urllib.error.HTTPError as err:
+        try:
+            reason = json.loads(err.read()).get("error", err.reason)
+        except ValueError:
+            reason = err.reason
+        raise ChallengeError(f"the server refused it ({err.code}): {reason}") from None
+    except urllib.error.URLError as err:
+        raise ChallengeError(f"url: cannot reach {url} ({err.reason}); check the address the instructor gave") from None
+
+
+@dataclass
+class Task:
+    """A joined challenge: ``inputs`` (N, 1, 8, 8) float32 tensor in [0, 1], ``labels`` (N,), the budget
+    ``norm`` ("linf"/"l2") and ``eps``, and the hidden model's ``sha256``."""
+
+    url: str
+    token: str
+    inputs: torch.Tensor
+    labels: torch.Tensor
+    norm: str
+    eps: float
+    sha256: str
+
+    def submit(self, x_adv: torch.Tensor) -> dict:
+        """Send adversarial inputs of ``inputs``' shape; returns the score (share fooled) and rank."""
+        if not isinstance(x_adv, torch.Tensor):
+            raise TypeError(f"x_adv: expected a tensor of shape {tuple(self.inputs.shape)}, got {type(x_adv).__name__}")
+        if x_adv.shape != self.inputs.shape:
+            raise ValueError(f"x_adv: expected shape {tuple(self.inputs.shape)}, got {tuple(x_adv.shape)}")
+        buffer = io.BytesIO()
+        np.save(buffer, x_adv.detach().cpu().float().numpy(), allow_pickle=False)
+        return json.loads(_request(f"{self.url}/api/submissions", data=buffer.getvalue(), token=self.token))
+
+
+def join(url: str, token: str) -> Task:
+    """Fetch the task of the challenge served at ``url`` (e.g. ``"http://192.168.1.10:8000"``) for the
+    team whose token is ``token``."""
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise ValueError(f"url: expected the server's address, like 'http://192.168.1.10:8000', got {url!r}")
+    if not isinstance(token, str) or not token.strip():
+        raise ValueError("token: expected your team's token (the instructor prints it), got an empty one")
+    url = url.rstrip("/")
+    info = json.loads(_request(f"{url}/api/task"))
+    inputs = np.load(io.BytesIO(_request(f"{url}/api/task/inputs.npy")), allow_pickle=False)
+    return Task(url, token.strip(), torch.from_numpy(inputs), torch.tensor(info["labels"]), info["norm"],
+                float(info["eps"]), info["sha256"])

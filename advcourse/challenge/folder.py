@@ -1,0 +1,121 @@
+"""The challenge folder: the hidden model, the clean inputs, the budget, the database and the admin token.
+
+``init_challenge`` writes everything the server needs into one folder, so a challenge is copied,
+backed up or published by copying that folder. The model's weights are stored as safetensors (never
+pickle) and committed by their SHA-256, printed at creation: publishing the weights after the round
+lets anyone check that the scores came from that model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from advcourse.challenge.store import Store
+from advcourse.core import checks
+
+__all__ = ["MODELS", "NORMS", "init_challenge", "add_team", "Challenge", "load_challenge"]
+
+#: The models a challenge can hide: the course's digits CNN, and 08's adversarially trained copy.
+MODELS = ("adversarial", "clean")
+NORMS = ("linf", "l2")
+_FILES = {"config": "config.json", "model": "model.safetensors", "inputs": "inputs.npy", "db": "challenge.db",
+          "admin": "admin_token"}
+
+
+def _model(name: str) -> torch.nn.Module:
+    from advcourse.defences.digits import adversarial_digits_cnn, clean_digits_cnn
+
+    clean = clean_digits_cnn()
+    return adversarial_digits_cnn(clean) if name == "adversarial" else clean
+
+
+def init_challenge(directory: str | Path, *, model: str = "adversarial", eps: float = 0.15, norm: str = "linf",
+                   n_inputs: int = 100, seed: int = 0) -> str:
+    """Create a challenge in the new or empty folder ``directory``; returns the hidden model's SHA-256.
+
+    Args:
+        model: one of :data:`MODELS`. eps: the budget in pixel units ([0, 1] pixels), > 0.
+        norm: "linf" or "l2". n_inputs: how many test digits to attack (1 to 449), drawn with ``seed``
+            among those the model classifies right.
+    """
+    from safetensors.torch import save_file
+
+    from advcourse.models.datasets import load_digits
+
+    if model not in MODELS:
+        raise ValueError(f"model: expected one of {', '.join(MODELS)}, got {model!r}")
+    if norm not in NORMS:
+        raise ValueError(f"norm: expected linf or l2, got {norm!r}")
+    eps = checks.check_positive(eps, "eps")
+    n_inputs = checks.check_count(n_inputs, "n_inputs", minimum=1)
+    seed = checks.check_count(seed, "seed")
+    folder = Path(directory)
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        raise ValueError(f"directory: expected a new or empty folder, {str(folder)!r} is not")
+    digits = load_digits()
+    net = _model(model)
+    with torch.no_grad():
+        right = (net(digits.x_test).argmax(1) == digits.y_test).nonzero().squeeze(1)
+    if n_inputs > len(right):
+        raise ValueError(f"n_inputs: the model reads {len(right)} test digits right, got {n_inputs}")
+    chosen = right[torch.randperm(len(right), generator=torch.Generator().manual_seed(seed))[:n_inputs]].sort().values
+    folder.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(folder / _FILES["model"]))
+    sha = hashlib.sha256((folder / _FILES["model"]).read_bytes()).hexdigest()
+    np.save(folder / _FILES["inputs"], digits.x_test[chosen].numpy().astype(np.float32), allow_pickle=False)
+    config = {"model": model, "width": 16, "eps": eps, "norm": norm, "labels": digits.y_test[chosen].tolist(),
+              "seed": seed, "sha256": sha}
+    (folder / _FILES["config"]).write_text(json.dumps(config, indent=1))
+    Store(folder / _FILES["db"])
+    admin = folder / _FILES["admin"]
+    admin.write_text(secrets.token_urlsafe(24) + "\n")
+    admin.chmod(0o600)
+    return sha
+
+
+def add_team(directory: str | Path, name: str) -> str:
+    """Register team ``name`` in the challenge at ``directory``; returns its token (shown once, stored hashed)."""
+    return load_challenge(directory).store.add_team(name)
+
+
+@dataclass
+class Challenge:
+    """A loaded challenge: the hidden model (eval mode), clean inputs (N, 1, 8, 8), labels (N,), the budget."""
+
+    folder: Path
+    model: torch.nn.Module
+    inputs: np.ndarray
+    labels: np.ndarray
+    eps: float
+    norm: str
+    sha256: str
+    store: Store
+    admin_token: str
+
+
+def load_challenge(directory: str | Path) -> Challenge:
+    """Read the challenge at ``directory``; checks that the model file still has the committed SHA-256."""
+    from safetensors.torch import load_file
+
+    from advcourse.models.nets import DigitsCNN
+
+    folder = Path(directory)
+    if not (folder / _FILES["config"]).is_file():
+        raise ValueError(f"directory: no challenge in {str(folder)!r} (run `advcourse challenge init` first)")
+    config = json.loads((folder / _FILES["config"]).read_text())
+    weights = (folder / _FILES["model"]).read_bytes()
+    if hashlib.sha256(weights).hexdigest() != config["sha256"]:
+        raise ValueError(f"directory: {_FILES['model']} no longer matches the SHA-256 committed at creation")
+    net = DigitsCNN(width=config["width"])
+    net.load_state_dict(load_file(str(folder / _FILES["model"])))
+    inputs = np.load(folder / _FILES["inputs"], allow_pickle=False)
+    return Challenge(folder, net.eval(), inputs, np.asarray(config["labels"], dtype=np.int64), float(config["eps"]),
+                     config["norm"], config["sha256"], Store(folder / _FILES["db"]),
+                     (folder / _FILES["admin"]).read_text().strip())

@@ -1,0 +1,87 @@
+"""Teams and submissions of a challenge, in one SQLite file (WAL mode: readers never wait for a writer).
+
+Tokens are never stored, only their SHA-256; a submission is stored in the same transaction that
+accepts it, so an accepted submission survives a crash of the server right after its reply.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import secrets
+import sqlite3
+import time
+from pathlib import Path
+
+__all__ = ["Store", "hash_token"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS teams (name TEXT PRIMARY KEY, token_hash TEXT UNIQUE NOT NULL, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS submissions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, team TEXT NOT NULL REFERENCES teams(name), score REAL NOT NULL,
+    fooled BLOB NOT NULL, created REAL NOT NULL);
+"""
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Store:
+    """The challenge's database at ``path`` (created when missing)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(_SCHEMA)
+
+    @contextlib.contextmanager
+    def _connect(self):
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)  # autocommit: each statement durable
+        try:
+            db.execute("PRAGMA synchronous=FULL")
+            yield db
+        finally:
+            db.close()
+
+    def add_team(self, name: str) -> str:
+        """Register team ``name`` (1–40 printable characters, unique); returns its new token."""
+        if not isinstance(name, str) or not 1 <= len(name.strip()) <= 40 or not name.isprintable():
+            raise ValueError(f"name: expected 1 to 40 printable characters, got {name!r}")
+        token = secrets.token_urlsafe(18)
+        with self._connect() as db:
+            try:
+                db.execute("INSERT INTO teams VALUES (?, ?, ?)", (name.strip(), hash_token(token), time.time()))
+            except sqlite3.IntegrityError:
+                raise ValueError(f"name: a team called {name.strip()!r} exists already") from None
+        return token
+
+    def team_of(self, token: str) -> str | None:
+        """The team whose token this is, or None."""
+        with self._connect() as db:
+            row = db.execute("SELECT name FROM teams WHERE token_hash = ?", (hash_token(token),)).fetchone()
+        return row[0] if row else None
+
+    def add_submission(self, team: str, score: float, fooled: bytes) -> int:
+        """Store an accepted submission; returns its id."""
+        with self._connect() as db:
+            cur = db.execute("INSERT INTO submissions (team, score, fooled, created) VALUES (?, ?, ?, ?)",
+                             (team, float(score), fooled, time.time()))
+            return int(cur.lastrowid)
+
+    def leaderboard(self) -> list[dict]:
+        """Teams with at least one submission, by best score; on a tie, whoever reached it first ranks higher."""
+        with self._connect() as db:
+            rows = db.execute("""
+                SELECT team, score, MIN(id) FROM submissions s
+                WHERE score = (SELECT MAX(score) FROM submissions WHERE team = s.team)
+                GROUP BY team ORDER BY score DESC, MIN(id) ASC""").fetchall()
+        return [{"team": team, "score": score} for team, score, _ in rows]
+
+    def submissions(self, team: str) -> list[dict]:
+        """One team's submissions, oldest first."""
+        with self._connect() as db:
+            rows = db.execute("SELECT id, score, created FROM submissions WHERE team = ? ORDER BY id",
+                              (team,)).fetchall()
+        return [{"id": i, "score": s, "created": c} for i, s, c in rows]
