@@ -143,6 +143,9 @@ def _build_parser() -> argparse.ArgumentParser:
                     help="the budget in [0,1] pixel units, L∞ or L2 (default: %(default)s)")
     ci.add_argument("--norm", default="linf", choices=["linf", "l2"], help="(default: %(default)s)")
     ci.add_argument("--inputs", type=_bounded_int(1, 449), default=100, help="test digits to attack (default: %(default)s)")
+    ci.add_argument("--queries", type=_bounded_int(0, 10**9), default=1000,
+                    help="each team's black-box query budget, 0 for none (default: %(default)s)")
+    ci.add_argument("--white-box", action="store_true", help="publish the weights from the start")
     ct = csub.add_parser("team", help="add a team; its token is printed on the last line")
     ct.add_argument("dir")
     ct.add_argument("name")
@@ -237,7 +240,8 @@ def _cmd_challenge(args: argparse.Namespace) -> None:
     from advcourse import challenge
 
     if args.action == "init":
-        sha = challenge.init_challenge(args.dir, model=args.model, eps=args.eps, norm=args.norm, n_inputs=args.inputs)
+        sha = challenge.init_challenge(args.dir, model=args.model, eps=args.eps, norm=args.norm, n_inputs=args.inputs,
+                                       queries=args.queries, white_box=args.white_box)
         print(f"challenge created in {args.dir} ({args.model} digits model, {args.norm} eps {args.eps:g}, "
               f"{args.inputs} inputs); instructor token in {args.dir}/admin_token")
         print(f"hidden model SHA-256: {sha}")

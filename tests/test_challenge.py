@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import socket
-import threading
-import time
 
 import numpy as np
 import pytest
@@ -20,6 +17,7 @@ from advcourse.attacks import pgd
 from advcourse.challenge import ChallengeError, add_team, init_challenge, join
 from advcourse.challenge.folder import load_challenge
 from advcourse.cli import main
+from challenge_server import live_challenge
 
 starlette_testclient = pytest.importorskip("starlette.testclient")
 
@@ -140,6 +138,12 @@ def test_a_tampered_model_is_refused(room, tmp_path):
         load_challenge(copy)
 
 
+def test_the_hidden_model_is_a_fresh_secret_draw(tmp_path):
+    """The course's own digits model can be rebuilt by anyone from the package; the hidden one cannot."""
+    first, second = (init_challenge(tmp_path / name, model="clean", n_inputs=5) for name in ("a", "b"))
+    assert first != second
+
+
 def test_init_and_team_refuse_bad_requests(room, tmp_path, capsys):
     with pytest.raises(ValueError, match="directory"):
         init_challenge(room[0])  # not empty
@@ -156,41 +160,74 @@ def test_init_and_team_refuse_bad_requests(room, tmp_path, capsys):
     assert "directory" in capsys.readouterr().err
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_learner_client_against_a_live_server(room):
-    import uvicorn
-
-    from advcourse.challenge.server import create_app
-
     folder, sha, tokens = room
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(load_challenge(folder)), host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        for _ in range(100):
-            if server.started:
-                break
-            time.sleep(0.05)
-        task = join(f"http://127.0.0.1:{port}/", tokens["owls"])
+    with live_challenge(folder) as url:
+        task = join(url + "/", tokens["owls"])
         assert task.sha256 == sha and task.inputs.shape == (30, 1, 8, 8) and task.eps == 0.2
         reply = task.submit(torch.from_numpy(_adversarial(folder)))
         assert reply["score"] > 0.5 and set(reply) >= {"score", "rank", "fooled", "of"}
+        assert json.loads(json.dumps(reply)) == reply  # plain JSON types
         with pytest.raises(ChallengeError, match="budget"):
             task.submit((task.inputs + 0.5).clamp(0, 1))
         with pytest.raises(ValueError, match="x_adv"):
             task.submit(task.inputs[:3])
         with pytest.raises(ChallengeError, match="token"):
-            join(f"http://127.0.0.1:{port}", "wrong").submit(task.inputs)
-        with pytest.raises(ChallengeError, match="url"):
-            join(f"http://127.0.0.1:{_free_port()}", "x")
-        assert json.loads(json.dumps(reply))  # plain JSON types
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+            join(url, "wrong").submit(task.inputs)
+    with pytest.raises(ChallengeError, match="url"):
+        join(url, "x")  # the server has stopped
+
+
+def test_black_box_queries_are_counted_against_the_team_budget(tmp_path):
+    from advcourse.challenge.server import create_app
+
+    folder = tmp_path / "bb"
+    init_challenge(folder, model="clean", eps=0.2, n_inputs=10, queries=25)
+    token = add_team(folder, "owls")
+    client = starlette_testclient.TestClient(create_app(load_challenge(folder), rate=(1000, 1.0)))
+    auth = {"Authorization": f"Bearer {token}"}
+    inputs = load_challenge(folder).inputs
+    reply = client.post("/api/query", content=_npy(inputs), headers=auth)
+    assert reply.status_code == 200 and reply.json()["remaining"] == 15
+    probs = np.array(reply.json()["probabilities"])
+    assert probs.shape == (10, 10) and np.allclose(probs.sum(1), 1, atol=1e-4)
+    assert (probs.argmax(1) == load_challenge(folder).labels).all()
+    assert client.post("/api/query", content=_npy(inputs), headers=auth).json()["remaining"] == 5
+    over = client.post("/api/query", content=_npy(inputs), headers=auth)
+    assert over.status_code == 429 and "budget" in over.json()["error"]  # 10 more would pass 25: none counted
+    assert client.post("/api/query", content=_npy(inputs[:5]), headers=auth).json()["remaining"] == 0
+    bad = client.post("/api/query", content=_npy(inputs[:, :, :4]), headers=auth)
+    assert bad.status_code == 400 and "shape" in bad.json()["error"]
+
+
+def test_team_page_admin_actions_and_the_reveal(room):
+    from advcourse.challenge.server import create_app
+
+    folder, sha, tokens = room
+    app = create_app(load_challenge(folder), rate=(2, 60.0))
+    client = starlette_testclient.TestClient(app)
+    owls = {"Authorization": f"Bearer {tokens['owls']}"}
+    admin = {"Authorization": f"Bearer {(folder / 'admin_token').read_text().strip()}"}
+    mine = client.get("/api/team", headers=owls).json()
+    best = max([sub["score"] for sub in mine["submissions"]], default=0.0)
+    assert mine["team"] == "owls" and len(mine["standing"]) == round(30 * (1 - best))  # inputs its best left standing
+    assert set(mine["standing"]) <= set(range(30))
+    assert client.get("/api/team").status_code == 401
+    assert client.get("/api/model.safetensors").status_code == 403
+    assert client.post("/api/admin/close", headers=owls).status_code == 403  # a team is not the instructor
+    assert client.post("/api/admin/close", headers=admin).json()["round"] == "closed"
+    clean = _npy(load_challenge(folder).inputs)
+    closed = client.post("/api/submissions", content=clean, headers=owls)
+    assert closed.status_code == 403 and "round" in closed.json()["error"]
+    assert client.post("/api/admin/open", headers=admin).json()["round"] == "open"
+    assert client.post("/api/submissions", content=clean, headers=owls).status_code == 200
+    limited = client.post("/api/submissions", content=clean, headers=owls)  # the third request in a minute
+    assert limited.status_code == 429 and "rate" in limited.json()["error"]
+    csv_text = client.get("/api/admin/export.csv", headers=admin).text
+    assert csv_text.splitlines()[0] == "id,team,score,created" and ",owls," in csv_text
+    assert client.post("/api/admin/reveal", headers=admin).json()["revealed"]
+    weights = client.get("/api/model.safetensors").content
+    import hashlib
+
+    assert hashlib.sha256(weights).hexdigest() == sha  # anyone can now check the scores
+    assert client.post("/api/admin/delete-all", headers=admin).status_code == 404

@@ -10,10 +10,12 @@ import io
 
 import numpy as np
 
-__all__ = ["MAX_BYTES", "Rejected", "parse_submission"]
+__all__ = ["MAX_BYTES", "MAX_QUERIES", "Rejected", "parse_submission", "parse_queries"]
 
 #: Uploads larger than this are refused before parsing (a 449-digit float32 task is 115 kB).
 MAX_BYTES = 2_000_000
+#: The most images one query request may hold.
+MAX_QUERIES = 100
 #: Slack on the budget for float32 rounding of x + δ.
 TOLERANCE = 1e-5
 
@@ -22,26 +24,23 @@ class Rejected(ValueError):
     """A submission that fails a check; ``str()`` says which and by how much."""
 
 
-def parse_submission(body: bytes, clean: np.ndarray, *, norm: str, eps: float) -> np.ndarray:
-    """``body`` (an ``.npy`` file) as a float32 array, checked: the shape of ``clean``, float32, finite,
-    in [0, 1], and within ``eps`` of ``clean`` in ``norm`` ("linf" or "l2", per input)."""
+def _load(body: bytes) -> np.ndarray:
     if len(body) > MAX_BYTES:
         raise Rejected(f"upload: {len(body)} bytes, more than the {MAX_BYTES} allowed")
     if not body.startswith(b"\x93NUMPY"):
         kind = "a zip archive (np.savez)" if body.startswith(b"PK") else f"{len(body)} bytes of something else"
         raise Rejected(f"upload: not an .npy file, got {kind}; save one array with np.save")
     try:
-        x = np.load(io.BytesIO(body), allow_pickle=False)
+        return np.load(io.BytesIO(body), allow_pickle=False)
     except ValueError as err:
         if "pickle" in str(err).lower():
             raise Rejected("upload: pickled objects are refused; send a plain float32 array (np.save)") from None
         raise Rejected(f"upload: not a readable .npy array ({err})") from None
     except Exception as err:  # a truncated or foreign file: numpy raises several kinds
         raise Rejected(f"upload: not a readable .npy array ({type(err).__name__})") from None
-    if not isinstance(x, np.ndarray):
-        raise Rejected("upload: expected one array (np.save), got an archive")
-    if x.shape != clean.shape:
-        raise Rejected(f"shape: expected {clean.shape}, got {x.shape}")
+
+
+def _pixels(x: np.ndarray) -> None:
     if x.dtype != np.float32:
         raise Rejected(f"dtype: expected float32, got {x.dtype}")
     if not np.isfinite(x).all():
@@ -49,6 +48,15 @@ def parse_submission(body: bytes, clean: np.ndarray, *, norm: str, eps: float) -
     low, high = float(x.min()), float(x.max())
     if low < 0 or high > 1:
         raise Rejected(f"range: pixels must lie in [0, 1], got min {low:.4g} and max {high:.4g}")
+
+
+def parse_submission(body: bytes, clean: np.ndarray, *, norm: str, eps: float) -> np.ndarray:
+    """``body`` (an ``.npy`` file) as a float32 array, checked: the shape of ``clean``, float32, finite,
+    in [0, 1], and within ``eps`` of ``clean`` in ``norm`` ("linf" or "l2", per input)."""
+    x = _load(body)
+    if x.shape != clean.shape:
+        raise Rejected(f"shape: expected {clean.shape}, got {x.shape}")
+    _pixels(x)
     delta = (x - clean).reshape(len(x), -1).astype(np.float64)
     size = np.abs(delta).max(1) if norm == "linf" else np.sqrt((delta ** 2).sum(1))
     worst = int(size.argmax())
@@ -56,4 +64,13 @@ def parse_submission(body: bytes, clean: np.ndarray, *, norm: str, eps: float) -
         over = int((size > eps + TOLERANCE).sum())
         raise Rejected(f"budget: {over} inputs exceed the {norm} budget {eps:g}; the largest, input {worst}, by "
                        f"{size[worst] - eps:.4g} ({size[worst]:.4g})")
+    return x
+
+
+def parse_queries(body: bytes, image_shape: tuple[int, ...], *, most: int = MAX_QUERIES) -> np.ndarray:
+    """``body`` (an ``.npy`` file) as a float32 batch of 1 to ``most`` images of ``image_shape`` in [0, 1]."""
+    x = _load(body)
+    if x.ndim != len(image_shape) + 1 or x.shape[1:] != tuple(image_shape) or not 1 <= len(x) <= most:
+        raise Rejected(f"shape: expected (k, {', '.join(map(str, image_shape))}) with 1 <= k <= {most}, got {x.shape}")
+    _pixels(x)
     return x

@@ -30,20 +30,25 @@ _FILES = {"config": "config.json", "model": "model.safetensors", "inputs": "inpu
 
 
 def _model(name: str) -> torch.nn.Module:
+    """The course's recipe with a secret seed: the course's own digits model is public (anyone can rebuild
+    it from the package), so the hidden one must be a fresh draw of the same recipe."""
     from advcourse.defences.digits import adversarial_digits_cnn, clean_digits_cnn
 
-    clean = clean_digits_cnn()
-    return adversarial_digits_cnn(clean) if name == "adversarial" else clean
+    clean = clean_digits_cnn(seed=secrets.randbelow(2**31))
+    return adversarial_digits_cnn(clean, seed=secrets.randbelow(2**31)) if name == "adversarial" else clean
 
 
 def init_challenge(directory: str | Path, *, model: str = "adversarial", eps: float = 0.15, norm: str = "linf",
-                   n_inputs: int = 100, seed: int = 0) -> str:
+                   n_inputs: int = 100, seed: int = 0, queries: int = 1000, white_box: bool = False) -> str:
     """Create a challenge in the new or empty folder ``directory``; returns the hidden model's SHA-256.
 
     Args:
         model: one of :data:`MODELS`. eps: the budget in pixel units ([0, 1] pixels), > 0.
         norm: "linf" or "l2". n_inputs: how many test digits to attack (1 to 449), drawn with ``seed``
             among those the model classifies right.
+        queries: each team's budget of black-box queries (``POST /api/query``; 0 turns the endpoint off).
+        white_box: publish the weights from the start (``GET /api/model.safetensors``); otherwise only
+            after the instructor reveals them.
     """
     from safetensors.torch import save_file
 
@@ -56,6 +61,8 @@ def init_challenge(directory: str | Path, *, model: str = "adversarial", eps: fl
     eps = checks.check_positive(eps, "eps")
     n_inputs = checks.check_count(n_inputs, "n_inputs", minimum=1)
     seed = checks.check_count(seed, "seed")
+    queries = checks.check_count(queries, "queries")
+    checks.check_bool(white_box, "white_box")
     folder = Path(directory)
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
         raise ValueError(f"directory: expected a new or empty folder, {str(folder)!r} is not")
@@ -71,7 +78,7 @@ def init_challenge(directory: str | Path, *, model: str = "adversarial", eps: fl
     sha = hashlib.sha256((folder / _FILES["model"]).read_bytes()).hexdigest()
     np.save(folder / _FILES["inputs"], digits.x_test[chosen].numpy().astype(np.float32), allow_pickle=False)
     config = {"model": model, "width": 16, "eps": eps, "norm": norm, "labels": digits.y_test[chosen].tolist(),
-              "seed": seed, "sha256": sha}
+              "seed": seed, "sha256": sha, "queries": queries, "white_box": white_box}
     (folder / _FILES["config"]).write_text(json.dumps(config, indent=1))
     Store(folder / _FILES["db"])
     admin = folder / _FILES["admin"]
@@ -98,6 +105,8 @@ class Challenge:
     sha256: str
     store: Store
     admin_token: str
+    queries: int = 1000
+    white_box: bool = False
 
 
 def load_challenge(directory: str | Path) -> Challenge:
@@ -118,4 +127,5 @@ def load_challenge(directory: str | Path) -> Challenge:
     inputs = np.load(folder / _FILES["inputs"], allow_pickle=False)
     return Challenge(folder, net.eval(), inputs, np.asarray(config["labels"], dtype=np.int64), float(config["eps"]),
                      config["norm"], config["sha256"], Store(folder / _FILES["db"]),
-                     (folder / _FILES["admin"]).read_text().strip())
+                     (folder / _FILES["admin"]).read_text().strip(), int(config.get("queries", 1000)),
+                     bool(config.get("white_box", False)))

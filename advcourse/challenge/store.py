@@ -20,6 +20,8 @@ CREATE TABLE IF NOT EXISTS teams (name TEXT PRIMARY KEY, token_hash TEXT UNIQUE 
 CREATE TABLE IF NOT EXISTS submissions (
     id INTEGER PRIMARY KEY AUTOINCREMENT, team TEXT NOT NULL REFERENCES teams(name), score REAL NOT NULL,
     fooled BLOB NOT NULL, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS queries (team TEXT PRIMARY KEY REFERENCES teams(name), used INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
@@ -85,3 +87,38 @@ class Store:
             rows = db.execute("SELECT id, score, created FROM submissions WHERE team = ? ORDER BY id",
                               (team,)).fetchall()
         return [{"id": i, "score": s, "created": c} for i, s, c in rows]
+
+    def spend_queries(self, team: str, n: int, budget: int) -> int | None:
+        """Count ``n`` more queries for ``team``; the queries left, or None (nothing counted) if over ``budget``."""
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")  # read and write as one step: two requests cannot both spend the last
+            row = db.execute("SELECT used FROM queries WHERE team = ?", (team,)).fetchone()
+            used = row[0] if row else 0
+            if used + n > budget:
+                db.execute("ROLLBACK")
+                return None
+            db.execute("INSERT INTO queries VALUES (?, ?) ON CONFLICT(team) DO UPDATE SET used = ?",
+                       (team, used + n, used + n))
+            db.execute("COMMIT")
+            return budget - used - n
+
+    def get(self, key: str, default: str = "") -> str:
+        with self._connect() as db:
+            row = db.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def set(self, key: str, value: str) -> None:
+        with self._connect() as db:
+            db.execute("INSERT INTO state VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = ?", (key, value, value))
+
+    def best_fooled(self, team: str) -> bytes | None:
+        """The per-input bitmap (``np.packbits``) of the team's best submission, or None."""
+        with self._connect() as db:
+            row = db.execute("SELECT fooled FROM submissions WHERE team = ? ORDER BY score DESC, id ASC LIMIT 1",
+                             (team,)).fetchone()
+        return row[0] if row else None
+
+    def all_submissions(self) -> list[tuple]:
+        """(id, team, score, created) of every submission, oldest first."""
+        with self._connect() as db:
+            return db.execute("SELECT id, team, score, created FROM submissions ORDER BY id").fetchall()
