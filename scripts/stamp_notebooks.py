@@ -35,7 +35,9 @@ def colab_url(repo: str, ref: str, notebook: str = "") -> str:
 
 def badge_source(repo: str, ref: str, notebook: str) -> str:
     url = colab_url(repo, ref, notebook)
-    return (f"{BADGE_MARK}\n[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({url})")
+    # A text link, not Colab's badge image: the image is fetched from the web, and a workshop room or a
+    # train with no internet would show a broken picture at the top of every notebook.
+    return f"{BADGE_MARK}\n**[Open in Colab ↗]({url})**"
 
 
 def install_source(repo: str, ref: str) -> str:
