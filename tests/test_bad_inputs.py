@@ -1293,6 +1293,7 @@ def dp_cases() -> list[Case]:
     """13's DP-SGD, membership game, trade-off and exercises: every argument checked before training."""
     from advcourse import privacy as pv
     from advcourse.exercises import privacy as ep
+    from advcourse.widgets import privacy as wpv
 
     g = torch.rand(8, 1, 8, 8, generator=torch.Generator().manual_seed(0))
     gy = torch.arange(8) % 4
@@ -1349,6 +1350,13 @@ def dp_cases() -> list[Case]:
         err("privacy_tradeoff-epsilons-float", lambda: pv.privacy_tradeoff(g, gy, epsilons=1.0), T, "epsilons",
             models=none),
         err("privacy_tradeoff-n_models-3", lambda: pv.privacy_tradeoff(g, gy, n_models=3), V, "n_models", models=none),
+        err("render_threshold-game-dict", lambda: wpv.render_threshold({}, 0.01), T, "game", models=none),
+        err("render_threshold-fpr-1", lambda: wpv.render_threshold(game, 1.0), V, "fpr", models=none),
+        err("render_threshold-fpr-0", lambda: wpv.render_threshold(game, 0.0), V, "fpr", models=none),
+        err("threshold_caption-fpr-str", lambda: wpv.threshold_caption(game, "1%"), T, "fpr", models=none),
+        err("threshold_app-game-none", lambda: wpv.threshold_app(None), T, "game", models=none),
+        ok("threshold_caption-game", lambda: wpv.threshold_caption(game, 0.5),
+           lambda r: "LiRA finds" in r and "loss finds" in r, models=none),
         err("check_tpr_at_fpr-fpr-1", lambda: ep.check_tpr_at_fpr(0.5, torch.rand(4), truth, 1.0), V, "fpr",
             models=none),
         err("check_tpr_at_fpr-is_member-int", lambda: ep.check_tpr_at_fpr(0.5, torch.rand(4), truth.long(), 0.01), T,

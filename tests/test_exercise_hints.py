@@ -39,7 +39,9 @@ def _valid_arguments() -> dict[str, object]:
             "sweep": PoisonSweep([0.0, 0.5], [0, 3], {"clean accuracy": [0.9, 0.9], "attack success": [0.0, 1.0]},
                                  torch.zeros(1, 1, 8, 8), torch.zeros(2, 1, dtype=torch.long),
                                  torch.ones(1, dtype=torch.long), "a sweep"),
-            "success": 0.9, "flagged": torch.tensor([True, False]), "is_poison": torch.tensor([True, True])}
+            "success": 0.9, "flagged": torch.tensor([True, False]), "is_poison": torch.tensor([True, True]),
+            "scores": torch.tensor([0.9, 0.1, 0.8, 0.2]), "is_member": torch.tensor([True, False, True, False]),
+            "fpr": 0.01, "tpr": 0.05}
 
 
 def _placeholder_hint(fn):

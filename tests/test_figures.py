@@ -564,6 +564,12 @@ def case_inversion_result():
     return inversion_study(digits_cnn(seed=0).eval(), x, torch.arange(20) % 10, steps=5).plot()
 
 
+def case_render_threshold():
+    from advcourse.widgets.privacy import render_threshold
+
+    return render_threshold(_game(), 0.01)
+
+
 CASES: dict[str, Callable[[], Figure]] = {
     name[len("case_"):]: fn for name, fn in dict(globals()).items() if name.startswith("case_")
 }

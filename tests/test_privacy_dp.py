@@ -112,3 +112,19 @@ def test_membership_game_pools_every_target(digits):
     assert 0 <= game.accuracy <= 1 and exposure(game, 120).shape == (120,)
     with pytest.raises(ValueError, match="attack"):
         game.tpr("Shokri", 0.01)
+
+
+def test_threshold_app_draws_every_rate_of_its_slider():
+    from matplotlib.figure import Figure
+
+    from advcourse.privacy import MembershipGame
+    from advcourse.widgets.privacy import FPRS, render_threshold, threshold_app, threshold_caption
+
+    g = torch.Generator().manual_seed(0)
+    truth = torch.rand(400, generator=g) < 0.5
+    game = MembershipGame({"LiRA": torch.randn(400, generator=g, dtype=torch.float64) + truth,
+                           "loss": torch.randn(400, generator=g, dtype=torch.float64)}, truth, 0.9)
+    for fpr in FPRS:
+        assert isinstance(render_threshold(game, fpr), Figure)
+    assert f"{game.tpr('LiRA', 0.05):.1%}" in threshold_caption(game, 0.05)
+    assert threshold_app(game) is not None

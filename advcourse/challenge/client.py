@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from advcourse.core.formatting import rounded_repr
+
 __all__ = ["ChallengeError", "Task", "join"]
 
 
@@ -48,6 +50,8 @@ def _request(url: str, *, data: bytes | None = None, token: str | None = None, t
 class Task:
     """A joined challenge: ``inputs`` (N, 1, 8, 8) float32 tensor in [0, 1], ``labels`` (N,), the budget
     ``norm`` ("linf"/"l2") and ``eps``, and the hidden model's ``sha256``."""
+
+    __repr__ = rounded_repr
 
     url: str
     token: str

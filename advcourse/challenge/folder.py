@@ -19,6 +19,7 @@ import torch
 
 from advcourse.challenge.store import Store
 from advcourse.core import checks
+from advcourse.core.formatting import rounded_repr
 
 __all__ = ["MODELS", "NORMS", "init_challenge", "add_team", "Challenge", "load_challenge"]
 
@@ -95,6 +96,8 @@ def add_team(directory: str | Path, name: str) -> str:
 @dataclass
 class Challenge:
     """A loaded challenge: the hidden model (eval mode), clean inputs (N, 1, 8, 8), labels (N,), the budget."""
+
+    __repr__ = rounded_repr
 
     folder: Path
     model: torch.nn.Module

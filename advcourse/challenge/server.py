@@ -121,11 +121,11 @@ def create_app(challenge: Challenge, *, rate: tuple[int, float] = (10, 10.0)) ->
             return _error(400, str(err))
         async with lock:
             score, fooled = await asyncio.to_thread(_score, challenge, x)
-            store.add_submission(team, score, np.packbits(fooled).tobytes())
+            ident = store.add_submission(team, score, np.packbits(fooled).tobytes())  # durable before the reply
         board = store.leaderboard()
         rank = next(k for k, row in enumerate(board, start=1) if row["team"] == team)
-        return JSONResponse({"score": score, "fooled": int(fooled.sum()), "of": len(fooled), "rank": rank,
-                             "teams": len(board)})
+        return JSONResponse({"id": ident, "score": score, "fooled": int(fooled.sum()), "of": len(fooled),
+                             "rank": rank, "teams": len(board)})
 
     async def query(request: Request) -> Response:
         team, error = refused(request)

@@ -58,7 +58,8 @@ def check_epsilon_needed(answer: Any, *, tpr: float, fpr: float, delta: float = 
         raise ValueError(f"tpr: an attack at tpr {tpr:g} is allowed by any ε >= 0 at fpr {fpr:g}; choose tpr > fpr + delta")
     expected = math.log((tpr - delta) / fpr)
     if is_unanswered(answer):
-        return failed("replace ... with a number: solve tpr = e^ε · fpr + δ for ε")
+        return failed("replace ... with a number: make the guarantee's bound at this FPR exactly the attack's TPR, "
+                      "and solve for ε")
     value = as_number(answer)
     if value is None:
         return failed(f"expected a number, got {type(answer).__name__}")

@@ -153,7 +153,8 @@ def plot_exposure(x: Tensor, y: Tensor, leak: Tensor, k: int = 8) -> Figure:
     return fig
 
 
-def _draw_roc(ax, curves: dict[str, Roc], bounds: dict[str, float] | None = None, delta: float = 0.0) -> None:
+def draw_roc(ax, curves: dict[str, Roc], bounds: dict[str, float] | None = None, delta: float = 0.0) -> None:
+    """Draw ``curves`` on ``ax`` on log-log axes (percent ticks), with chance and each ε's bound dashed."""
     floor = 1e-4
     for k, (name, curve) in enumerate(curves.items()):
         ax.plot(np.maximum(curve.fpr, floor), np.maximum(curve.tpr, floor), color=f"C{k}",
@@ -179,7 +180,7 @@ def plot_roc(curves: dict[str, Roc], title: str = "") -> Figure:
         raise ValueError("curves: expected a non-empty dict of name -> Roc (advcourse.privacy.roc)")
     fig = new_figure(5.6, 4.4)
     ax = fig.subplots()
-    _draw_roc(ax, curves)
+    draw_roc(ax, curves)
     ax.legend(loc="lower right")
     if title:
         ax.set_title(title)
@@ -225,7 +226,7 @@ class PrivacyTradeoff:
         ax_roc, ax_eps = fig.subplots(1, 2)
         curves = {_label(r.epsilon): r.game.roc("LiRA") for r in self.rows}
         bounds = {_label(r.epsilon): r.epsilon for r in self.rows if not math.isinf(r.epsilon)}
-        _draw_roc(ax_roc, curves, bounds, self.delta)
+        draw_roc(ax_roc, curves, bounds, self.delta)
         ax_roc.legend(loc="lower right", fontsize=10)
         ax_roc.set_title("LiRA on private models")
         finite = [r.epsilon for r in self.rows if not math.isinf(r.epsilon)]
