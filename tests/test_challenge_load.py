@@ -95,6 +95,25 @@ def _room(tmp_path: Path, teams: int) -> tuple[Path, list[str], np.ndarray, floa
     return folder, tokens, clean, 0.2
 
 
+def _class(tmp_path: Path, teams: int):
+    """A served challenge with ``teams`` learners already at work: (folder, port, url, server, stop, learners)."""
+    folder, tokens, clean, eps = _room(tmp_path, teams)
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = _serve(folder, port)
+    stop = threading.Event()
+    learners = [Learner(url, t, clean, eps, k, stop) for k, t in enumerate(tokens)]
+    for learner in learners:
+        learner.start()
+    return folder, port, url, server, stop, learners
+
+
+def _dismiss(stop: threading.Event, learners: list[Learner]) -> None:
+    stop.set()
+    for learner in learners:
+        learner.join(timeout=60)
+
+
 def _stored(folder: Path) -> Counter:
     with sqlite3.connect(folder / "challenge.db") as db:
         return Counter(row[0] for row in db.execute("SELECT id FROM submissions"))
@@ -102,19 +121,10 @@ def _stored(folder: Path) -> Counter:
 
 @pytest.mark.slow
 def test_fifty_learners_for_a_minute(tmp_path):
-    folder, tokens, clean, eps = _room(tmp_path, 50)
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    server = _serve(folder, port)
-    stop = threading.Event()
-    learners = [Learner(url, t, clean, eps, k, stop) for k, t in enumerate(tokens)]
+    folder, port, url, server, stop, learners = _class(tmp_path, 50)
     try:
-        for learner in learners:
-            learner.start()
         time.sleep(LOAD_SECONDS)
-        stop.set()
-        for learner in learners:
-            learner.join(timeout=60)
+        _dismiss(stop, learners)
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
@@ -140,24 +150,15 @@ def test_fifty_learners_for_a_minute(tmp_path):
 
 @pytest.mark.slow
 def test_a_killed_server_loses_no_accepted_submission(tmp_path):
-    folder, tokens, clean, eps = _room(tmp_path, 20)
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    server = _serve(folder, port)
-    stop = threading.Event()
-    learners = [Learner(url, t, clean, eps, k, stop) for k, t in enumerate(tokens)]
+    folder, port, url, server, stop, learners = _class(tmp_path, 20)
     try:
-        for learner in learners:
-            learner.start()
         time.sleep(6)
         server.send_signal(signal.SIGKILL)  # mid-load: no shutdown, no flush
         server.wait(timeout=10)
         time.sleep(1)
         server = _serve(folder, port)
         time.sleep(6)
-        stop.set()
-        for learner in learners:
-            learner.join(timeout=60)
+        _dismiss(stop, learners)
         board = json.loads(urllib.request.urlopen(url + "/api/leaderboard", timeout=10).read())
     finally:
         server.send_signal(signal.SIGTERM)
