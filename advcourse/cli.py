@@ -146,9 +146,11 @@ def _build_parser() -> argparse.ArgumentParser:
     ci.add_argument("--queries", type=_bounded_int(0, 10**9), default=1000,
                     help="each team's black-box query budget, 0 for none (default: %(default)s)")
     ci.add_argument("--white-box", action="store_true", help="publish the weights from the start")
-    ct = csub.add_parser("team", help="add a team; its token is printed on the last line")
+    ct = csub.add_parser("team", help="add a team; its join code (the token) is printed on the last line")
     ct.add_argument("dir")
     ct.add_argument("name")
+    ct.add_argument("--url", help="the address learners will use (http://192.168.1.10:8000): also print the "
+                    "team page's link and a QR code of it")
     cs = csub.add_parser("serve", help="serve the challenge until stopped (Ctrl-C)")
     cs.add_argument("dir")
     cs.add_argument("--port", type=_bounded_int(1, 65535), default=8000, help="(default: %(default)s)")
@@ -236,6 +238,15 @@ def _prepare(args: argparse.Namespace) -> None:
         _check_out(args.out)
 
 
+def _print_qr(text: str) -> None:
+    """``text`` as a QR code of block characters, drawn for a dark terminal: its light squares are the blocks."""
+    import qrcode
+
+    code = qrcode.QRCode(border=2, error_correction=qrcode.constants.ERROR_CORRECT_M)
+    code.add_data(text)
+    code.print_ascii(out=sys.stdout, invert=True)
+
+
 def _cmd_challenge(args: argparse.Namespace) -> None:
     from advcourse import challenge
 
@@ -246,8 +257,17 @@ def _cmd_challenge(args: argparse.Namespace) -> None:
               f"{args.inputs} inputs); instructor token in {args.dir}/admin_token")
         print(f"hidden model SHA-256: {sha}")
     elif args.action == "team":
+        if args.url is not None:
+            from advcourse.challenge.client import check_server
+
+            check_server(args.url, "-")  # a bad address is refused before the team is added
         token = challenge.add_team(args.dir, args.name)
-        print(f"team {args.name.strip()!r} added; its token:")
+        print(f"team {args.name.strip()!r} added")
+        if args.url is not None:
+            link = f"{args.url.rstrip('/')}/team#{token}"
+            print(f"team page (scan the code, or type the link): {link}")
+            _print_qr(link)
+        print("join code (the team's token; shown once, stored hashed):")
         print(token)
     else:
         import uvicorn

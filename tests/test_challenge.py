@@ -173,7 +173,8 @@ def test_learner_client_against_a_live_server(room):
         with pytest.raises(ValueError, match="x_adv"):
             task.submit(task.inputs[:3])
         with pytest.raises(ChallengeError, match="token"):
-            join(url, "wrong").submit(task.inputs)
+            join(url, "wrong")
+        assert join(url, tokens["owls"].lower().replace("-", " ")).standing()["team"] == "owls"  # typed loosely
     with pytest.raises(ChallengeError, match="url"):
         join(url, "x")  # the server has stopped
 
@@ -231,3 +232,88 @@ def test_team_page_admin_actions_and_the_reveal(room):
 
     assert hashlib.sha256(weights).hexdigest() == sha  # anyone can now check the scores
     assert client.post("/api/admin/delete-all", headers=admin).status_code == 404
+
+
+def test_team_command_prints_a_join_code_a_link_and_a_qr_code(room, capsys):
+    from advcourse.challenge.store import ALPHABET
+
+    assert main(["challenge", "team", str(room[0]), "herons", "--url", "http://10.0.0.5:8000/"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    code = lines[-1]
+    assert len(code) == 19 and code.count("-") == 3 and set(code.replace("-", "")) <= set(ALPHABET)
+    assert any(line.endswith(f"http://10.0.0.5:8000/team#{code}") for line in lines)
+    assert sum("█" in line for line in lines) >= 15  # the QR code's rows
+    assert load_challenge(room[0]).store.team_of(code.lower()) == "herons"
+
+
+def test_learner_queries_and_standing_through_the_client(tmp_path):
+    folder = tmp_path / "bb"
+    init_challenge(folder, model="clean", eps=0.2, n_inputs=12, queries=20)
+    token = add_team(folder, "owls")
+    with live_challenge(folder) as url:
+        task = join(url, token)
+        probs, left = task.query(task.inputs[:8])
+        assert probs.shape == (8, 10) and left == 12 and (probs.argmax(1) == task.labels[:8]).all()
+        with pytest.raises(ChallengeError, match="budget of 20"):
+            task.query(torch.cat([task.inputs, task.inputs[:1]]))  # 13 more would pass the budget
+        with pytest.raises(ValueError, match="x: expected a tensor of shape"):
+            task.query(task.inputs[0])
+        assert task.standing()["standing"] == list(range(12)) and task.standing()["best"] is None
+        assert task.page == f"{url}/team#{token}"
+
+
+def test_room_progress_counts_learners_per_exercise_and_never_breaks_a_check(tmp_path):
+    from advcourse.challenge.server import create_app
+    from advcourse.exercises import room
+    from advcourse.exercises.threat_models import check_app_store
+
+    folder = tmp_path / "progress"
+    init_challenge(folder, model="clean", eps=0.2, n_inputs=5)
+    owls, foxes = add_team(folder, "owls"), add_team(folder, "foxes")
+    admin = {"Authorization": f"Bearer {(folder / 'admin_token').read_text().strip()}"}
+    try:
+        with live_challenge(folder) as url:
+            for token, learner, answers in [(owls, "ada", [("white", "targeted"), ("black", "untargeted")]),
+                                            (owls, "bob", [("white", "targeted")]),
+                                            (foxes, "cy", [...])]:
+                assert room.join_room(url, token, learner=learner) in ("owls", "foxes")
+                verdicts = [bool(check_app_store(answer)) for answer in answers]
+            assert verdicts == [False]
+            counts = starlette_testclient.TestClient(create_app(load_challenge(folder))).get(
+                "/api/admin/progress", headers=admin).json()
+            assert counts == [{"notebook": "01_threat_models", "exercise": "check_app_store", "tried": 3,
+                               "passed": 2}]  # ada passed, then failed: a pass stays
+            with pytest.raises(ChallengeError, match="token"):
+                room.join_room(url, "WRONG-CODE", learner="eve")
+            with pytest.raises(ValueError, match="learner"):
+                room.join_room(url, owls, learner="x" * 41)
+        with pytest.warns(UserWarning, match="room: progress reporting stopped"):  # the server is gone
+            assert not check_app_store(...)
+        assert room._room is None and not check_app_store(...)  # reporting is off: no second warning
+    finally:
+        room.leave_room()
+
+
+def test_progress_reports_are_checked_and_reset_forgets_them(room):
+    from advcourse.challenge.server import create_app
+
+    folder, _, tokens = room
+    client = starlette_testclient.TestClient(create_app(load_challenge(folder)))
+    owls = {"Authorization": f"Bearer {tokens['owls']}"}
+    admin = {"Authorization": f"Bearer {(folder / 'admin_token').read_text().strip()}"}
+    good = {"learner": "ada", "notebook": "05_fgsm", "exercise": "check_fgsm_by_hand", "passed": True}
+    for change, field in [({"notebook": "../../etc"}, "notebook"), ({"exercise": "rm -rf"}, "exercise"),
+                          ({"passed": "yes"}, "passed"), ({"learner": ""}, "learner"), ({"extra": 1}, "keys")]:
+        reply = client.post("/api/progress", content=json.dumps({**good, **change}), headers=owls)
+        assert reply.status_code == 400 and field in reply.json()["error"], (change, reply.text)
+    assert client.post("/api/progress", content=b"{", headers=owls).status_code == 400
+    assert client.post("/api/progress", content=json.dumps(good), headers=owls).json() == {"recorded": True}
+    assert client.post("/api/progress", content=json.dumps(good)).status_code == 401
+    assert client.get("/api/admin/progress", headers=owls).status_code == 403
+    assert client.get("/api/admin/progress", headers=admin).json()[0]["passed"] == 1
+    for path in ("/", "/team", "/room"):
+        page = client.get(path)
+        assert page.status_code == 200 and "http://" not in page.text and "https://" not in page.text
+    assert client.post("/api/admin/reset", headers=admin).status_code == 200
+    assert client.get("/api/admin/progress", headers=admin).json() == []
+    assert client.get("/api/leaderboard").json() == [] and load_challenge(folder).store.team_of(tokens["owls"]) == "owls"

@@ -28,10 +28,11 @@ class ChallengeError(RuntimeError):
     """The server refused a request; the message is its reason (which check failed, by how much)."""
 
 
-def _request(url: str, *, data: bytes | None = None, token: str | None = None, timeout: float = 30) -> bytes:
+def _request(url: str, *, data: bytes | None = None, token: str | None = None, timeout: float = 30,
+             content_type: str = "application/octet-stream") -> bytes:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     if data is not None:
-        headers["Content-Type"] = "application/octet-stream"
+        headers["Content-Type"] = content_type
     req = urllib.request.Request(url, data=data, headers=headers, method="POST" if data is not None else "GET")
     try:
         with urllib.request.urlopen(req, timeout=timeout) as reply:
@@ -62,25 +63,56 @@ class Task:
     sha256: str
 
     def submit(self, x_adv: torch.Tensor) -> dict:
-        """Send adversarial inputs of ``inputs``' shape; returns the score (share fooled) and rank."""
+        """Send adversarial inputs of ``inputs``' shape; returns the score (share fooled) and rank:
+        ``{"id", "score", "fooled", "of", "rank", "teams"}``."""
         if not isinstance(x_adv, torch.Tensor):
             raise TypeError(f"x_adv: expected a tensor of shape {tuple(self.inputs.shape)}, got {type(x_adv).__name__}")
         if x_adv.shape != self.inputs.shape:
             raise ValueError(f"x_adv: expected shape {tuple(self.inputs.shape)}, got {tuple(x_adv.shape)}")
-        buffer = io.BytesIO()
-        np.save(buffer, x_adv.detach().cpu().float().numpy(), allow_pickle=False)
-        return json.loads(_request(f"{self.url}/api/submissions", data=buffer.getvalue(), token=self.token))
+        return json.loads(_request(f"{self.url}/api/submissions", data=_npy(x_adv), token=self.token))
+
+    def query(self, x: torch.Tensor) -> tuple[torch.Tensor, int]:
+        """The hidden model's probabilities (k, classes) for images ``x`` (k, 1, 8, 8) in [0, 1], 1 <= k <= 100,
+        and the queries your team has left (each image counts one)."""
+        shape = tuple(self.inputs.shape[1:])
+        if not isinstance(x, torch.Tensor) or x.dim() != len(shape) + 1 or tuple(x.shape[1:]) != shape:
+            got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ValueError(f"x: expected a tensor of shape (k, {', '.join(map(str, shape))}), got {got}")
+        reply = json.loads(_request(f"{self.url}/api/query", data=_npy(x), token=self.token))
+        return torch.tensor(reply["probabilities"], dtype=torch.float32), int(reply["remaining"])
+
+    def standing(self) -> dict:
+        """Your team's record: ``{"team", "submissions", "best", "of", "standing"}`` (indices of the inputs
+        your best submission did not fool). The same as the page at ``url + "/team#" + token``."""
+        return json.loads(_request(f"{self.url}/api/team", token=self.token))
+
+    @property
+    def page(self) -> str:
+        """Your team's page (history, inputs still standing): open it in a browser."""
+        return f"{self.url}/team#{self.token}"
+
+
+def _npy(x: torch.Tensor) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, x.detach().cpu().float().numpy(), allow_pickle=False)
+    return buffer.getvalue()
+
+
+def check_server(url: str, token: str) -> tuple[str, str]:
+    """``url`` without a trailing slash and ``token`` stripped, or a ValueError naming the argument."""
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise ValueError(f"url: expected the server's address, like 'http://192.168.1.10:8000', got {url!r}")
+    if not isinstance(token, str) or not token.strip():
+        raise ValueError("token: expected your team's join code (the instructor prints it), got an empty one")
+    return url.rstrip("/"), token.strip()
 
 
 def join(url: str, token: str) -> Task:
     """Fetch the task of the challenge served at ``url`` (e.g. ``"http://192.168.1.10:8000"``) for the
     team whose token is ``token``."""
-    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-        raise ValueError(f"url: expected the server's address, like 'http://192.168.1.10:8000', got {url!r}")
-    if not isinstance(token, str) or not token.strip():
-        raise ValueError("token: expected your team's token (the instructor prints it), got an empty one")
-    url = url.rstrip("/")
+    url, token = check_server(url, token)
     info = json.loads(_request(f"{url}/api/task"))
+    _request(f"{url}/api/team", token=token)  # a mistyped join code is refused now, not at the first submission
     inputs = np.load(io.BytesIO(_request(f"{url}/api/task/inputs.npy")), allow_pickle=False)
-    return Task(url, token.strip(), torch.from_numpy(inputs), torch.tensor(info["labels"]), info["norm"],
+    return Task(url, token, torch.from_numpy(inputs), torch.tensor(info["labels"]), info["norm"],
                 float(info["eps"]), info["sha256"])

@@ -5,10 +5,13 @@ clean inputs, float32), ``POST /api/submissions`` (an ``.npy`` body, ``Authoriza
 score and rank, ``POST /api/query`` (black-box track: a batch of images → the model's probabilities, counted
 against the team's budget), ``GET /api/team`` (the team's history and the inputs that still stand),
 ``GET /api/leaderboard`` (teams by best score), ``GET /api/model.safetensors`` (white box, or after the
-reveal), ``/api/admin/{open,close,reveal,export.csv}`` (instructor token), and ``GET /`` the leaderboard
-page for the projector (no external resources: it works in a room with no internet). Every rejection
-is a 4xx with a JSON ``{"error": ...}`` that names the failed check; each team may make at most 10
-submissions and queries per 10 s.
+reveal), ``POST /api/progress`` (a learner's exercise check, opt-in: :func:`advcourse.exercises.room.join_room`),
+``/api/admin/{open,close,reveal,reset,export.csv,progress}`` (instructor token), and three pages with no
+external resources (they work in a room with no internet): ``GET /`` the leaderboard for the projector,
+``GET /team#CODE`` a team's history and the inputs that still stand, ``GET /room#ADMIN`` the room's
+progress through the exercises. Tokens travel in the URL's fragment, which the browser never sends.
+Every rejection is a 4xx with a JSON ``{"error": ...}`` that names the failed check; each team may
+make at most 10 submissions and queries per 10 s.
 """
 
 from __future__ import annotations
@@ -18,7 +21,10 @@ import csv
 import hmac
 import html
 import io
+import json
+import re
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -31,6 +37,38 @@ from advcourse.challenge.checks import MAX_BYTES, Rejected, parse_queries, parse
 from advcourse.challenge.folder import Challenge
 
 __all__ = ["create_app"]
+
+PAGES = Path(__file__).with_name("pages")
+#: What a progress report may name: a course notebook, one of its check functions, a learner.
+_NOTEBOOK, _EXERCISE = re.compile(r"\d\d_[a-z_]{1,40}"), re.compile(r"check_[a-z0-9_]{1,60}")
+_PROGRESS_BYTES = 2000
+
+
+def _html(name: str, title: str) -> HTMLResponse:
+    """A page from ``pages/``, with the shared style sheet inlined and its title filled in."""
+    text = (PAGES / f"{name}.html").read_text(encoding="utf-8")
+    style = (PAGES / "style.css").read_text(encoding="utf-8")
+    return HTMLResponse(text.replace("{{style}}", style).replace("{{title}}", html.escape(title)))
+
+
+def _progress_report(body: bytes) -> dict:
+    """A learner's exercise report, ``{"learner", "notebook", "exercise", "passed"}``, checked field by field."""
+    try:
+        report = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise Rejected("progress: expected a JSON object") from None
+    if not isinstance(report, dict) or set(report) != {"learner", "notebook", "exercise", "passed"}:
+        raise Rejected("progress: expected exactly the keys learner, notebook, exercise, passed")
+    learner, notebook, exercise, ok = (report[k] for k in ("learner", "notebook", "exercise", "passed"))
+    if not isinstance(learner, str) or not 1 <= len(learner) <= 40 or not learner.isprintable():
+        raise Rejected("learner: expected 1 to 40 printable characters")
+    if not isinstance(notebook, str) or not _NOTEBOOK.fullmatch(notebook):
+        raise Rejected("notebook: expected a course notebook's name, like '05_fgsm'")
+    if not isinstance(exercise, str) or not _EXERCISE.fullmatch(exercise):
+        raise Rejected("exercise: expected a check function's name, like 'check_fgsm_by_hand'")
+    if not isinstance(ok, bool):
+        raise Rejected("passed: expected true or false")
+    return report
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -65,6 +103,7 @@ def create_app(challenge: Challenge, *, rate: tuple[int, float] = (10, 10.0)) ->
     each team's submissions and queries together, at most ``rate[0]`` per ``rate[1]`` seconds."""
     lock = asyncio.Lock()  # one model call at a time: the model is shared, the CPU has few cores
     limit = _RateLimit(*rate)
+    reports = _RateLimit(60, 10.0)  # a team's learners all report their checks: a limit of its own
     store = challenge.store
     inputs_npy = io.BytesIO()
     np.save(inputs_npy, challenge.inputs, allow_pickle=False)
@@ -80,21 +119,21 @@ def create_app(challenge: Challenge, *, rate: tuple[int, float] = (10, 10.0)) ->
     def is_admin(request: Request) -> bool:
         return hmac.compare_digest(bearer(request).encode(), challenge.admin_token.encode())
 
-    async def body_of(request: Request) -> bytes | None:
+    async def body_of(request: Request, most: int = MAX_BYTES) -> bytes | None:
         body = bytearray()
-        async for chunk in request.stream():  # read at most MAX_BYTES, whatever Content-Length claims
+        async for chunk in request.stream():  # read at most ``most`` bytes, whatever Content-Length claims
             body += chunk
-            if len(body) > MAX_BYTES:
+            if len(body) > most:
                 return None
         return bytes(body)
 
-    def refused(request: Request) -> tuple[str | None, JSONResponse | None]:
+    def refused(request: Request, window: _RateLimit = limit) -> tuple[str | None, JSONResponse | None]:
         """The team behind a learner's request, or the error that refuses it."""
         team = team_of(request)
         if team is None:
             return None, _error(401, "token: missing or unknown (send 'Authorization: Bearer <your team token>')")
-        if not limit.allow(team):
-            return None, _error(429, f"rate: more than {limit.calls} requests in {limit.seconds:g} s; wait a moment")
+        if not window.allow(team):
+            return None, _error(429, f"rate: more than {window.calls} requests in {window.seconds:g} s; wait a moment")
         return team, None
 
     async def task(request: Request) -> Response:
@@ -154,7 +193,24 @@ def create_app(challenge: Challenge, *, rate: tuple[int, float] = (10, 10.0)) ->
         best = store.best_fooled(team)
         fooled = np.unpackbits(np.frombuffer(best, np.uint8))[:len(challenge.labels)].astype(bool) if best else None
         standing = list(range(len(challenge.labels))) if fooled is None else np.flatnonzero(~fooled).tolist()
-        return JSONResponse({"team": team, "submissions": store.submissions(team), "standing": standing})
+        history = store.submissions(team)
+        best = max((row["score"] for row in history), default=None)
+        return JSONResponse({"team": team, "submissions": history, "best": best, "of": len(challenge.labels),
+                             "standing": standing})
+
+    async def progress(request: Request) -> Response:
+        team, error = refused(request, reports)
+        if error:
+            return error
+        body = await body_of(request, _PROGRESS_BYTES)
+        if body is None:
+            return _error(413, f"upload: more than the {_PROGRESS_BYTES} bytes a progress report may take")
+        try:
+            report = _progress_report(body)
+        except Rejected as err:
+            return _error(400, str(err))
+        store.record_progress(team, report["learner"], report["notebook"], report["exercise"], report["passed"])
+        return JSONResponse({"recorded": True})
 
     async def model(request: Request) -> Response:
         if not (challenge.white_box or store.get("revealed") == "yes"):
@@ -171,27 +227,40 @@ def create_app(challenge: Challenge, *, rate: tuple[int, float] = (10, 10.0)) ->
             writer.writerow(["id", "team", "score", "created"])
             writer.writerows(store.all_submissions())
             return Response(out.getvalue(), media_type="text/csv")
+        if action == "progress":
+            return JSONResponse(store.progress())
         if request.method != "POST":
             return _error(405, f"{action}: use POST")
         if action in ("open", "close"):
             store.set("round", "open" if action == "open" else "closed")
         elif action == "reveal":
             store.set("revealed", "yes")
+        elif action == "reset":
+            store.reset()
         else:
-            return _error(404, f"action: expected open, close, reveal or export.csv, got {action!r}")
+            return _error(404, f"action: expected open, close, reveal, reset, export.csv or progress, got {action!r}")
         return JSONResponse({"round": store.get("round", "open"), "revealed": store.get("revealed") == "yes"})
 
+    title = f"Attack my model · {dict(linf='L∞', l2='L2')[challenge.norm]} ε = {challenge.eps:g}"
+
     async def page(request: Request) -> Response:
-        norm = {"linf": "L∞", "l2": "L2"}[challenge.norm]
-        return HTMLResponse(_PAGE.replace("{{title}}", html.escape(f"Attack my model · {norm} ε = {challenge.eps:g}")))
+        return _html("leaderboard", title)
+
+    async def team_html(request: Request) -> Response:
+        return _html("team", title)
+
+    async def room_html(request: Request) -> Response:
+        return _html("room", "The room's progress")
 
     async def leaderboard(request: Request) -> Response:
         return JSONResponse(store.leaderboard())
 
     return Starlette(routes=[
-        Route("/", page), Route("/api/task", task), Route("/api/task/inputs.npy", inputs),
+        Route("/", page), Route("/team", team_html), Route("/room", room_html),
+        Route("/api/task", task), Route("/api/task/inputs.npy", inputs),
         Route("/api/submissions", submit, methods=["POST"]), Route("/api/query", query, methods=["POST"]),
-        Route("/api/leaderboard", leaderboard), Route("/api/team", team_page), Route("/api/model.safetensors", model),
+        Route("/api/leaderboard", leaderboard), Route("/api/team", team_page),
+        Route("/api/progress", progress, methods=["POST"]), Route("/api/model.safetensors", model),
         Route("/api/admin/{action}", admin, methods=["GET", "POST"]),
     ])
 
@@ -199,36 +268,3 @@ def create_app(challenge: Challenge, *, rate: tuple[int, float] = (10, 10.0)) ->
 def _probabilities(challenge: Challenge, x: np.ndarray) -> np.ndarray:
     with torch.no_grad():
         return torch.softmax(challenge.model(torch.from_numpy(x)), 1).numpy()
-
-
-# The projector page: large type, refreshed every two seconds from /api/leaderboard; no external files.
-_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{{title}}</title>
-<style>
-body { font-family: system-ui, sans-serif; background: #111; color: #eee; margin: 2rem 4rem; }
-h1 { font-size: 3rem; margin: 0 0 1.5rem; }
-table { border-collapse: collapse; width: 100%; font-size: 2.4rem; }
-td { padding: .4rem 1rem; border-bottom: 1px solid #444; }
-td.rank { width: 4rem; color: #aaa; } td.score { text-align: right; font-variant-numeric: tabular-nums; }
-tr:first-child td { color: #ffd54a; }
-#empty { font-size: 2rem; color: #aaa; }
-</style></head>
-<body><h1>{{title}}</h1><table id="board"></table><p id="empty">No submission yet.</p>
-<script>
-async function refresh() {
-  try {
-    const rows = await (await fetch("/api/leaderboard", {cache: "no-store"})).json();
-    const table = document.getElementById("board");
-    table.replaceChildren(...rows.map((row, k) => {
-      const tr = document.createElement("tr");
-      for (const [cls, text] of [["rank", k + 1], ["team", row.team], ["score", (100 * row.score).toFixed(0) + " %"]]) {
-        const td = document.createElement("td"); td.className = cls; td.textContent = text; tr.appendChild(td);
-      }
-      return tr;
-    }));
-    document.getElementById("empty").hidden = rows.length > 0;
-  } catch (err) { /* the server restarts: keep the last board */ }
-}
-refresh(); setInterval(refresh, 2000);
-</script></body></html>
-"""

@@ -13,7 +13,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-__all__ = ["Store", "hash_token"]
+__all__ = ["Store", "hash_token", "join_code", "ALPHABET"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS teams (name TEXT PRIMARY KEY, token_hash TEXT UNIQUE NOT NULL, created REAL NOT NULL);
@@ -22,11 +22,25 @@ CREATE TABLE IF NOT EXISTS submissions (
     fooled BLOB NOT NULL, created REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS queries (team TEXT PRIMARY KEY REFERENCES teams(name), used INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS progress (
+    team TEXT NOT NULL REFERENCES teams(name), learner TEXT NOT NULL, notebook TEXT NOT NULL, exercise TEXT NOT NULL,
+    passed INTEGER NOT NULL, updated REAL NOT NULL, PRIMARY KEY (team, learner, notebook, exercise));
 """
+
+#: Join codes are drawn from letters and digits that cannot be misread on a projector (no 0/O, 1/I/L).
+ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+
+
+def join_code() -> str:
+    """A fresh team token as a join code, ``XXXX-XXXX-XXXX-XXXX`` (16 symbols of 31, about 79 bits)."""
+    symbols = "".join(secrets.choice(ALPHABET) for _ in range(16))
+    return "-".join(symbols[k:k + 4] for k in range(0, 16, 4))
 
 
 def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+    """SHA-256 of a token, read the way a learner may type it: case, dashes and spaces do not matter."""
+    typed = "".join(token.split()).replace("-", "").upper()
+    return hashlib.sha256(typed.encode()).hexdigest()
 
 
 class Store:
@@ -51,7 +65,7 @@ class Store:
         """Register team ``name`` (1–40 printable characters, unique); returns its new token."""
         if not isinstance(name, str) or not 1 <= len(name.strip()) <= 40 or not name.isprintable():
             raise ValueError(f"name: expected 1 to 40 printable characters, got {name!r}")
-        token = secrets.token_urlsafe(18)
+        token = join_code()
         with self._connect() as db:
             try:
                 db.execute("INSERT INTO teams VALUES (?, ?, ?)", (name.strip(), hash_token(token), time.time()))
@@ -101,6 +115,28 @@ class Store:
                        (team, used + n, used + n))
             db.execute("COMMIT")
             return budget - used - n
+
+    def record_progress(self, team: str, learner: str, notebook: str, exercise: str, passed: bool) -> None:
+        """Note a learner's exercise check; once passed, an exercise stays passed for that learner."""
+        with self._connect() as db:
+            db.execute("""INSERT INTO progress VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(team, learner, notebook, exercise)
+                          DO UPDATE SET passed = MAX(passed, excluded.passed), updated = excluded.updated""",
+                       (team, learner, notebook, exercise, int(passed), time.time()))
+
+    def progress(self) -> list[dict]:
+        """Per notebook and exercise: how many learners tried it and how many passed, in notebook order."""
+        with self._connect() as db:
+            rows = db.execute("""SELECT notebook, exercise, COUNT(*), SUM(passed) FROM progress
+                                 GROUP BY notebook, exercise ORDER BY notebook, MIN(updated)""").fetchall()
+        return [{"notebook": n, "exercise": e, "tried": t, "passed": p} for n, e, t, p in rows]
+
+    def reset(self) -> None:
+        """Forget every submission, query count and progress record; teams and their tokens stay."""
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            for table in ("submissions", "queries", "progress"):
+                db.execute(f"DELETE FROM {table}")  # noqa: S608 (fixed table names)
+            db.execute("COMMIT")
 
     def get(self, key: str, default: str = "") -> str:
         with self._connect() as db:

@@ -11,10 +11,12 @@ from typing import Any
 from advcourse.core import checks
 from advcourse.evasion.black_box_study import QueryCurves
 from advcourse.exercises import Feedback, as_number, failed, is_unanswered, passed
+from advcourse.exercises.room import exercise
 
 __all__ = ["check_share_budget", "check_attack_days"]
 
 
+@exercise
 def check_share_budget(answer: Any, curves: QueryCurves, attack: str, *, share: float) -> Feedback:
     """Is ``answer`` the smallest budget in ``curves.budgets`` at which ``attack`` has fooled at
     least ``share`` (in (0, 1]) of the images?"""
@@ -49,6 +51,7 @@ def check_share_budget(answer: Any, curves: QueryCurves, attack: str, *, share: 
     return failed("give one of the values in curves.budgets")
 
 
+@exercise
 def check_attack_days(answer: Any, *, photos: int, queries_per_photo: int, per_minute: int) -> Feedback:
     """Is ``answer`` the number of days (a real number) that ``photos`` × ``queries_per_photo``
     queries take at ``per_minute`` queries per minute, around the clock?"""

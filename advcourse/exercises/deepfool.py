@@ -17,6 +17,7 @@ import torch
 
 from advcourse.evasion import geometry
 from advcourse.exercises import Feedback, failed, is_unanswered, passed
+from advcourse.exercises.room import exercise
 from advcourse.widgets.deepfool import TOY_B, TOY_CLASSES, TOY_W
 
 __all__ = ["LINE_W", "LINE_B", "LINE_POINT", "LANDING_POINT", "check_projection_distance", "check_landing_class"]
@@ -41,6 +42,7 @@ def _as_number(answer: Any) -> float | None:
     return float(answer)
 
 
+@exercise
 def check_projection_distance(answer: Any) -> Feedback:
     """Is ``answer`` the L2 distance from :data:`LINE_POINT` to the line ``LINE_W · x + LINE_B = 0``?
 
@@ -75,6 +77,7 @@ def _as_class(answer: Any) -> int | None:
     return None
 
 
+@exercise
 def check_landing_class(answer: Any) -> Feedback:
     """Which class does DeepFool send :data:`LANDING_POINT` to on the three-class toy?
 

@@ -13,10 +13,12 @@ from torch import Tensor, nn
 from advcourse.core import checks
 from advcourse.defences.training import evaluate
 from advcourse.exercises import Feedback, failed, fraction, is_unanswered, passed
+from advcourse.exercises.room import exercise
 
 __all__ = ["check_robust_beyond_budget", "check_eot_cost"]
 
 
+@exercise
 def check_robust_beyond_budget(answer: Any, model: nn.Module, x: Tensor, y: Tensor, *, eps: float,
                                steps: int = 10, tolerance: float = 0.02) -> Feedback:
     """Is ``answer`` the accuracy of ``model`` on ``(x, y)`` under PGD at ``eps`` (``steps`` steps,
@@ -49,6 +51,7 @@ def check_robust_beyond_budget(answer: Any, model: nn.Module, x: Tensor, y: Tens
                   "your number is off by more than two points")
 
 
+@exercise
 def check_eot_cost(answer: Any, *, steps: int, samples: int) -> Feedback:
     """Is ``answer`` the number of forward+backward passes of PGD with ``steps`` steps against
     ``EOT(defended, samples=samples)`` (labels given, no early stop)?"""

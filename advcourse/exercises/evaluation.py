@@ -14,6 +14,7 @@ from torch import Tensor
 from advcourse.core import checks
 from advcourse.evaluation.evaluate import WorstCase
 from advcourse.exercises import Feedback, failed, is_unanswered, passed
+from advcourse.exercises.room import exercise
 
 __all__ = ["check_certified_radius", "check_worst_case_gap"]
 
@@ -26,6 +27,7 @@ def _number(answer: Any) -> float | Feedback:
     return float(answer)
 
 
+@exercise
 def check_certified_radius(answer: Any, sigma: float = 0.25, p_lower: float = 0.9) -> Feedback:
     """Is ``answer`` the L2 radius randomized smoothing certifies for noise ``sigma`` when the lower
     confidence bound on the top class's probability is ``p_lower``? (Cohen et al., Theorem 1:
@@ -52,6 +54,7 @@ def check_certified_radius(answer: Any, sigma: float = 0.25, p_lower: float = 0.
     return failed("use the normal quantile of p_lower (scipy.stats.norm.ppf) times sigma")
 
 
+@exercise
 def check_worst_case_gap(answer: Any, result: Any) -> Feedback:
     """Is ``answer`` how much APGD-CE alone (the first row of ``result``) overstates the worst-case
     robust accuracy, as a fraction in [0, 1]?"""

@@ -13,11 +13,13 @@ from torch import Tensor, nn
 from advcourse.core import checks
 from advcourse.attacks import fgsm
 from advcourse.exercises import Feedback, as_number, failed, is_unanswered, passed, tensor_like
+from advcourse.exercises.room import exercise
 from advcourse.widgets.fgsm import Sweep, eps_label
 
 __all__ = ["check_fgsm_by_hand", "check_half_accuracy_eps"]
 
 
+@exercise
 def check_fgsm_by_hand(answer: Any, model: nn.Module, x: Tensor, y: Tensor, eps: float,
                        targeted: bool = False) -> Feedback:
     """Is ``answer`` the (T-)FGSM image of ``x`` at ``eps``, built by hand from the input gradient?
@@ -54,6 +56,7 @@ def check_fgsm_by_hand(answer: Any, model: nn.Module, x: Tensor, y: Tensor, eps:
     return failed("close, but not the same image: use the gradient of the cross-entropy of y at x")
 
 
+@exercise
 def check_half_accuracy_eps(answer: Any, sw: Sweep, y: Tensor) -> Feedback:
     """Is ``answer`` the smallest budget of the sweep's grid at which accuracy is at most 50 %?
 

@@ -15,10 +15,12 @@ from torch import Tensor, nn
 from advcourse.core import checks
 from advcourse.foundations.calculus import BOWL_MINIMUM, bowl, derivative
 from advcourse.exercises import Feedback, failed, is_unanswered, passed
+from advcourse.exercises.room import exercise
 
 __all__ = ["check_derivative", "check_input_gradient"]
 
 
+@exercise
 def check_derivative(answer: object, x0: float = 0.5) -> Feedback:
     """Is ``answer`` the slope of the bowl ``f(x) = (x - 2)^2 + 1`` at ``x0``?
 
@@ -50,6 +52,7 @@ def _cosine(a: Tensor, b: Tensor) -> float:
     return float(torch.nn.functional.cosine_similarity(a.flatten().double(), b.flatten().double(), dim=0))
 
 
+@exercise
 def check_input_gradient(answer: object, model: nn.Module, x: Tensor, y: Tensor) -> Feedback:
     """Is ``answer`` the gradient of the summed cross-entropy with respect to the pixels ``x``?
 

@@ -19,6 +19,7 @@ from torch import nn
 
 from advcourse.attacks import ATTACKS
 from advcourse.exercises import NOT_ANSWERED, Feedback, failed, is_unanswered, passed
+from advcourse.exercises.room import exercise
 from advcourse.core import checks
 from advcourse.models.images import load_image, sample_info
 from advcourse.foundations.noise_study import check_levels, smallest_flipping_eps, uniform_std
@@ -38,6 +39,7 @@ def _number(answer: Any) -> float | None:
     return float(answer) if isinstance(answer, Real) and not isinstance(answer, bool) else None
 
 
+@exercise
 def check_smallest_eps(answer: Any, *, model: nn.Module, photo: str, levels: Sequence[float],
                        seed: int = 0) -> Feedback:
     """Is ``answer`` the smallest eps in ``levels`` at which uniform noise
@@ -76,6 +78,7 @@ def check_smallest_eps(answer: Any, *, model: nn.Module, photo: str, levels: Seq
 
 # Every numeric check has this shape (placeholder -> hint, wrong kind -> say so, then compare), as in
 # exercises/pgd.py: the steps are one line each, a shared helper would hide the hints.
+@exercise
 def check_matching_sigma(answer: Any, *, eps: float = 16 / 255) -> Feedback:
     """Is ``answer`` the sigma of Gaussian noise whose pixel values spread as much (same standard
     deviation, hence the same expected L2 norm) as uniform noise in [-eps, eps]?"""
@@ -98,6 +101,7 @@ def check_matching_sigma(answer: Any, *, eps: float = 16 / 255) -> Feedback:
                   f"uniform noise at eps = {eps * 255:g}/255 has a different one")
 
 
+@exercise
 def check_noise_threat_model(answer: Any) -> Feedback:
     """Is ``answer`` the threat model of the noise attack? The truth is the registry's metadata."""
     if is_unanswered(answer):

@@ -15,6 +15,7 @@ from torch import Tensor
 from advcourse.core import checks
 from advcourse.attacks import _core
 from advcourse.exercises import Feedback, failed, is_unanswered, passed, tensor_like
+from advcourse.exercises.room import exercise
 from advcourse.widgets.fgsm import eps_label
 
 __all__ = ["check_projection", "check_gradient_steps", "check_steps_to_rim"]
@@ -28,6 +29,7 @@ def _as_int(answer: Any) -> int | None:
     return int(answer)
 
 
+@exercise
 def check_projection(answer: Any, x: Tensor, z: Tensor, eps: float) -> Feedback:
     """Is ``answer`` the PGD projection of the stepped image ``z``: into the L∞ eps-ball around ``x``,
     then into the pixel box [0, 1]?
@@ -55,6 +57,7 @@ def check_projection(answer: Any, x: Tensor, z: Tensor, eps: float) -> Feedback:
     return failed("inside both constraints, but not the nearest such point: clamp each pixel, do not rescale")
 
 
+@exercise
 def check_gradient_steps(answer: Any, iterations: Tensor) -> Feedback:
     """Is ``answer`` the total number of gradient steps early stop used (``info.iterations``)?"""
     checks.check_tensor(iterations, "iterations")
@@ -72,6 +75,7 @@ def check_gradient_steps(answer: Any, iterations: Tensor) -> Feedback:
     return failed(f"{value} is not it: count the steps of every photo")
 
 
+@exercise
 def check_steps_to_rim(answer: Any, eps: float, step_size: float) -> Feedback:
     """Starting at ``x`` (no random start), how many L∞ sign steps of ``step_size`` can a pixel need
     before it can reach the rim of the eps-ball? (``ceil(eps / step_size)``)"""

@@ -12,12 +12,14 @@ from torch import Tensor, nn
 
 from advcourse.core import checks
 from advcourse.exercises import Feedback, failed, fraction, is_unanswered, passed
+from advcourse.exercises.room import exercise
 from advcourse.core.transforms import CAMERA
 from advcourse.evasion.physical import patch_sweep
 
 __all__ = ["check_small_patch", "check_untrained_effect"]
 
 
+@exercise
 def check_small_patch(answer: Any, model: nn.Module, x: Tensor, patch: Tensor, target: int, *, area: float,
                       placements: int = 2, seed: int = 0, tolerance: float = 0.02) -> Feedback:
     """Is ``answer`` the target hit rate of ``patch`` on ``x`` at ``area`` (a fraction of the image),
@@ -43,6 +45,7 @@ def check_small_patch(answer: Any, model: nn.Module, x: Tensor, patch: Tensor, t
                   f"generator seeded with {seed}; your number is off by more than two points")
 
 
+@exercise
 def check_untrained_effect(answer: Any) -> Feedback:
     """Is ``answer`` the name of the camera effect (a key of ``advcourse.evasion.physical.CAMERA``) that the
     EOT attacker's :class:`~advcourse.evasion.physical.RandomCamera` never draws?"""

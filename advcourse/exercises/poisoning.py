@@ -12,12 +12,14 @@ import torch
 
 from advcourse.core import checks
 from advcourse.exercises import Feedback, as_number, failed, is_unanswered, passed
+from advcourse.exercises.room import exercise
 from advcourse.poisoning.detect import check_flags
 from advcourse.poisoning.study import PoisonSweep
 
 __all__ = ["check_poisons_needed", "check_tpr"]
 
 
+@exercise
 def check_poisons_needed(answer: Any, sweep: PoisonSweep, *, success: float) -> Feedback:
     """Is ``answer`` the fewest poisoned rows in ``sweep.poisons`` at which the backdoor's attack
     success reaches ``success`` (in (0, 1])?"""
@@ -50,6 +52,7 @@ def check_poisons_needed(answer: Any, sweep: PoisonSweep, *, success: float) -> 
     return failed("give one of the values in sweep.poisons")
 
 
+@exercise
 def check_tpr(answer: Any, flagged: torch.Tensor, is_poison: torch.Tensor) -> Feedback:
     """Is ``answer`` the true-positive rate of ``flagged`` (N,) bool against ``is_poison`` (N,) bool?"""
     is_poison = check_flags(flagged, is_poison)

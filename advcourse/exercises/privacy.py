@@ -12,11 +12,13 @@ import torch
 
 from advcourse.core import checks
 from advcourse.exercises import Feedback, as_number, failed, is_unanswered, passed
+from advcourse.exercises.room import exercise
 from advcourse.privacy.membership import tpr_at_fpr
 
 __all__ = ["check_tpr_at_fpr", "check_epsilon_needed"]
 
 
+@exercise
 def check_tpr_at_fpr(answer: Any, scores: torch.Tensor, is_member: torch.Tensor, fpr: float) -> Feedback:
     """Is ``answer`` the true-positive rate of ``scores`` (N,) at false-positive rate ``fpr``, i.e. the
     share of members scoring above a threshold that at most ``fpr`` of the non-members pass?"""
@@ -47,6 +49,7 @@ def check_tpr_at_fpr(answer: Any, scores: torch.Tensor, is_member: torch.Tensor,
                   "and give the share of members whose score is above it")
 
 
+@exercise
 def check_epsilon_needed(answer: Any, *, tpr: float, fpr: float, delta: float = 0.0) -> Feedback:
     """Is ``answer`` the smallest ε whose guarantee allows an attack with true-positive rate ``tpr`` at
     false-positive rate ``fpr`` (TPR ≤ e^ε·FPR + δ), i.e. ``ln((tpr − δ) / fpr)``?"""

@@ -12,6 +12,7 @@ from torch import Tensor
 from advcourse.core import checks
 from advcourse.attacks.semantic import blend
 from advcourse.exercises import Feedback, failed, passed, tensor_like
+from advcourse.exercises.room import exercise
 
 __all__ = ["check_centred_negative", "check_blend"]
 
@@ -31,6 +32,7 @@ def _tensor_like(answer: object, x: Tensor, what: str) -> Feedback | Tensor:
     return a
 
 
+@exercise
 def check_centred_negative(answer: object, x: Tensor) -> Feedback:
     """Is ``answer`` the negative of ``x`` computed in centred [-1, 1] coordinates and mapped back?
 
@@ -55,6 +57,7 @@ def check_centred_negative(answer: object, x: Tensor) -> Feedback:
     return failed("not the negative yet: centre x so that middle grey is 0, negate, then undo the centring")
 
 
+@exercise
 def check_blend(answer: object, x: Tensor, t: float = 0.25) -> Feedback:
     """Is ``answer`` the blend ``(1 - t) x + t (1 - x)`` of ``x`` with its negative?"""
     t = checks._number(t, "t")

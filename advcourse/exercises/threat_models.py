@@ -10,6 +10,7 @@ from typing import Any
 
 from advcourse.attacks import ATTACKS
 from advcourse.exercises import Feedback, failed, is_unanswered, passed
+from advcourse.exercises.room import exercise
 from advcourse.foundations.threat_models import Scenario, get_scenario, grade, usable_attacks
 
 __all__ = ["APP_STORE", "check_app_store", "check_usable_attacks"]
@@ -26,11 +27,13 @@ APP_STORE = Scenario(
 )
 
 
+@exercise
 def check_app_store(answer: Any) -> Feedback:
     """Is ``answer`` the threat model of :data:`APP_STORE`? (a pair such as ``("black", "untargeted")``)"""
     return grade(APP_STORE, answer)
 
 
+@exercise
 def check_usable_attacks(answer: Any, scenario: Scenario = APP_STORE) -> Feedback:
     """Is ``answer`` the set of the course's attacks (names in ``ATTACKS``) the attacker of
     ``scenario`` can use to reach their goal? The truth comes from :func:`usable_attacks`."""
