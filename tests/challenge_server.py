@@ -12,15 +12,16 @@ from labserver import _free_port
 
 
 @contextmanager
-def live_challenge(folder: Path) -> Iterator[str]:
-    """Serve the challenge in ``folder``; yields its base URL (``http://127.0.0.1:PORT``)."""
+def live_challenge(folder: Path, rate: tuple[int, float] = (10, 10.0)) -> Iterator[str]:
+    """Serve the challenge in ``folder`` (``rate``: each team's requests per window, as ``create_app``);
+    yields its base URL (``http://127.0.0.1:PORT``)."""
     import uvicorn
 
     from advcourse.challenge.folder import load_challenge
     from advcourse.challenge.server import create_app
 
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(load_challenge(folder)), host="127.0.0.1", port=port,
+    server = uvicorn.Server(uvicorn.Config(create_app(load_challenge(folder), rate=rate), host="127.0.0.1", port=port,
                                            log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

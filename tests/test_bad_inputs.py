@@ -1379,8 +1379,11 @@ def dp_cases() -> list[Case]:
 def challenge_cases() -> list[Case]:
     """The workshop challenge's folder and client: every argument checked before any work or request."""
     from advcourse import challenge as ch
+    from advcourse.exercises import room
 
     empty = Path(tempfile.mkdtemp())
+    task = ch.Task("http://127.0.0.1:9", "code", torch.zeros(3, 1, 8, 8), torch.zeros(3, dtype=torch.long), "linf",
+                   0.1, "0" * 64)
     none = lambda: []  # noqa: E731  (no user model involved)
     return [
         err("init_challenge-model-unknown", lambda: ch.init_challenge(empty / "a", model="resnet18"), V, "model",
@@ -1399,6 +1402,20 @@ def challenge_cases() -> list[Case]:
         err("join-url-none", lambda: ch.join(None, "token"), V, "url", models=none),
         err("join-token-empty", lambda: ch.join("http://127.0.0.1:9", "  "), V, "token", models=none),
         err("join-unreachable", lambda: ch.join("http://127.0.0.1:9", "token"), ch.ChallengeError, "url", models=none),
+        err("task-query-one-image", lambda: task.query(task.inputs[0]), V, "x", models=none),
+        err("task-query-list", lambda: task.query([[0.5]]), V, "x", models=none),
+        err("task-query-wrong-size", lambda: task.query(torch.zeros(2, 1, 4, 4)), V, "x", models=none),
+        err("task-submit-array", lambda: task.submit(task.inputs.numpy()), T, "x_adv", models=none),
+        err("join_room-url-ftp", lambda: room.join_room("ftp://host", "code"), V, "url", models=none),
+        err("join_room-token-none", lambda: room.join_room("http://127.0.0.1:9", None), V, "token", models=none),
+        err("join_room-learner-long", lambda: room.join_room("http://127.0.0.1:9", "c", learner="x" * 41), V,
+            "learner", models=none),
+        err("join_room-learner-int", lambda: room.join_room("http://127.0.0.1:9", "c", learner=7), V, "learner",
+            models=none),
+        err("join_room-learner-newline", lambda: room.join_room("http://127.0.0.1:9", "c", learner="a\nb"), V,
+            "learner", models=none),
+        err("join_room-unreachable", lambda: room.join_room("http://127.0.0.1:9", "code", learner="ada"),
+            ch.ChallengeError, "url", models=none),
     ]
 
 

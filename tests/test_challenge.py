@@ -317,3 +317,20 @@ def test_progress_reports_are_checked_and_reset_forgets_them(room):
     assert client.post("/api/admin/reset", headers=admin).status_code == 200
     assert client.get("/api/admin/progress", headers=admin).json() == []
     assert client.get("/api/leaderboard").json() == [] and load_challenge(folder).store.team_of(tokens["owls"]) == "owls"
+
+
+def test_every_exercise_check_reports_to_the_room():
+    import importlib
+    import pkgutil
+
+    import advcourse.exercises as exercises
+    from advcourse.exercises.room import NOTEBOOKS
+    from labserver import ROOT
+
+    modules = {m.name for m in pkgutil.iter_modules(exercises.__path__)} - {"room"}
+    assert modules == set(NOTEBOOKS)
+    assert set(NOTEBOOKS.values()) <= {p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")}
+    for name in modules:
+        module = importlib.import_module(f"advcourse.exercises.{name}")
+        checks = [getattr(module, n) for n in module.__all__ if n.startswith("check_")]
+        assert checks and all(getattr(check, "notebook", None) == NOTEBOOKS[name] for check in checks), name

@@ -7,8 +7,10 @@ names what failed and by how much, so a learner can fix it.
 from __future__ import annotations
 
 import io
+import math
 
 import numpy as np
+from numpy.lib import format as npy_format
 
 __all__ = ["MAX_BYTES", "MAX_QUERIES", "Rejected", "parse_submission", "parse_queries"]
 
@@ -25,26 +27,37 @@ class Rejected(ValueError):
 
 
 def _load(body: bytes) -> np.ndarray:
+    """The one array of an ``.npy`` body. The header is read first and must promise exactly the bytes that
+    follow, so a header claiming a huge shape is refused before any memory is set aside for it."""
     if len(body) > MAX_BYTES:
         raise Rejected(f"upload: {len(body)} bytes, more than the {MAX_BYTES} allowed")
     if not body.startswith(b"\x93NUMPY"):
-        kind = "a zip archive (np.savez)" if body.startswith(b"PK") else f"{len(body)} bytes of something else"
+        kind = "a zip archive (np.savez or torch.save)" if body.startswith(b"PK") else f"{len(body)} bytes of something else"
         raise Rejected(f"upload: not an .npy file, got {kind}; save one array with np.save")
+    stream = io.BytesIO(body)
     try:
-        return np.load(io.BytesIO(body), allow_pickle=False)
-    except ValueError as err:
-        if "pickle" in str(err).lower():
-            raise Rejected("upload: pickled objects are refused; send a plain float32 array (np.save)") from None
-        raise Rejected(f"upload: not a readable .npy array ({err})") from None
-    except Exception as err:  # a truncated or foreign file: numpy raises several kinds
-        raise Rejected(f"upload: not a readable .npy array ({type(err).__name__})") from None
+        version = npy_format.read_magic(stream)
+        read_header = {(1, 0): npy_format.read_array_header_1_0, (2, 0): npy_format.read_array_header_2_0}.get(version)
+        if read_header is None:  # 3.0 only differs for arrays with named fields (never float32 pixels)
+            raise ValueError(f"format {version[0]}.{version[1]}; np.save writes 1.0 for a plain float32 array")
+        shape, fortran, dtype = read_header(stream)
+    except Exception as err:  # numpy raises several kinds on a foreign or broken header
+        raise Rejected(f"upload: not a readable .npy header ({str(err)[:120] or type(err).__name__})") from None
+    if dtype.hasobject:
+        raise Rejected("upload: pickled objects are refused; send a plain float32 array (np.save)")
+    data = body[stream.tell():]
+    promised = math.prod(shape) * dtype.itemsize
+    if promised != len(data):
+        raise Rejected(f"upload: the header promises {promised} bytes of {shape} {dtype}, the file holds {len(data)}")
+    return np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C").copy(order="C")
 
 
 def _pixels(x: np.ndarray) -> None:
     if x.dtype != np.float32:
         raise Rejected(f"dtype: expected float32, got {x.dtype}")
     if not np.isfinite(x).all():
-        raise Rejected(f"values: {int((~np.isfinite(x)).sum())} entries are NaN or infinite")
+        bad = int((~np.isfinite(x)).sum())
+        raise Rejected(f"values: {bad} {'entry is' if bad == 1 else 'entries are'} NaN or infinite")
     low, high = float(x.min()), float(x.max())
     if low < 0 or high > 1:
         raise Rejected(f"range: pixels must lie in [0, 1], got min {low:.4g} and max {high:.4g}")
@@ -62,7 +75,7 @@ def parse_submission(body: bytes, clean: np.ndarray, *, norm: str, eps: float) -
     worst = int(size.argmax())
     if size[worst] > eps + TOLERANCE:
         over = int((size > eps + TOLERANCE).sum())
-        raise Rejected(f"budget: {over} inputs exceed the {norm} budget {eps:g}; the largest, input {worst}, by "
+        raise Rejected(f"budget: {over} {'input exceeds' if over == 1 else 'inputs exceed'} the {norm} budget {eps:g}; the largest, input {worst}, by "
                        f"{size[worst] - eps:.4g} ({size[worst]:.4g})")
     return x
 

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
@@ -255,7 +256,11 @@ def create_app(challenge: Challenge, *, rate: tuple[int, float] = (10, 10.0)) ->
     async def leaderboard(request: Request) -> Response:
         return JSONResponse(store.leaderboard())
 
-    return Starlette(routes=[
+    async def no_route(request: Request, exc: HTTPException) -> Response:
+        what = "no such page or endpoint" if exc.status_code == 404 else f"{request.method} is not allowed here"
+        return _error(exc.status_code, f"path: {what} ({request.url.path[:100]})")
+
+    return Starlette(exception_handlers={404: no_route, 405: no_route}, routes=[
         Route("/", page), Route("/team", team_html), Route("/room", room_html),
         Route("/api/task", task), Route("/api/task/inputs.npy", inputs),
         Route("/api/submissions", submit, methods=["POST"]), Route("/api/query", query, methods=["POST"]),
