@@ -334,3 +334,25 @@ def test_every_exercise_check_reports_to_the_room():
         module = importlib.import_module(f"advcourse.exercises.{name}")
         checks = [getattr(module, n) for n in module.__all__ if n.startswith("check_")]
         assert checks and all(getattr(check, "notebook", None) == NOTEBOOKS[name] for check in checks), name
+
+
+def test_hidden_model_is_published_only_after_the_reveal_and_matches_its_commitment(tmp_path):
+    folder = tmp_path / "reveal"
+    init_challenge(folder, model="clean", eps=0.2, n_inputs=150, queries=400)
+    token = add_team(folder, "owls")
+    admin = (folder / "admin_token").read_text().strip()
+    with live_challenge(folder) as url:
+        task = join(url, token)
+        probs, left = task.query(task.inputs)  # 150 images: sent as two requests of at most 100
+        assert probs.shape == (150, 10) and left == 250 and task.p == float("inf")
+        with pytest.raises(ChallengeError, match="model: the weights are published"):
+            task.hidden_model()
+        from advcourse.challenge.client import _request
+
+        _request(f"{url}/api/admin/reveal", data=b"", token=admin)
+        hidden = task.hidden_model()
+        with torch.no_grad():
+            assert torch.allclose(torch.softmax(hidden(task.inputs), 1), probs, atol=1e-5)
+        task.sha256 = "0" * 64  # a server that swapped its model after committing
+        with pytest.raises(ChallengeError, match="do not match"):
+            task.hidden_model()

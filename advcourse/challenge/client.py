@@ -10,8 +10,10 @@ Plain HTTP with the standard library; the inputs travel as ``.npy`` files.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import math
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from advcourse.challenge.checks import MAX_QUERIES
 from advcourse.core.formatting import rounded_repr
 
 __all__ = ["ChallengeError", "Task", "join"]
@@ -71,15 +74,39 @@ class Task:
             raise ValueError(f"x_adv: expected shape {tuple(self.inputs.shape)}, got {tuple(x_adv.shape)}")
         return json.loads(_request(f"{self.url}/api/submissions", data=_npy(x_adv), token=self.token))
 
+    @property
+    def p(self) -> float:
+        """The budget's norm as the course's attacks take it: ``math.inf`` (L∞) or 2.0 (L2)."""
+        return math.inf if self.norm == "linf" else 2.0
+
     def query(self, x: torch.Tensor) -> tuple[torch.Tensor, int]:
-        """The hidden model's probabilities (k, classes) for images ``x`` (k, 1, 8, 8) in [0, 1], 1 <= k <= 100,
-        and the queries your team has left (each image counts one)."""
+        """The hidden model's probabilities (k, classes) for images ``x`` (k, 1, 8, 8) in [0, 1], k >= 1 (sent
+        100 at a time), and the queries your team has left: each image counts one."""
         shape = tuple(self.inputs.shape[1:])
-        if not isinstance(x, torch.Tensor) or x.dim() != len(shape) + 1 or tuple(x.shape[1:]) != shape:
+        if not isinstance(x, torch.Tensor) or x.dim() != len(shape) + 1 or tuple(x.shape[1:]) != shape or not len(x):
             got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-            raise ValueError(f"x: expected a tensor of shape (k, {', '.join(map(str, shape))}), got {got}")
-        reply = json.loads(_request(f"{self.url}/api/query", data=_npy(x), token=self.token))
-        return torch.tensor(reply["probabilities"], dtype=torch.float32), int(reply["remaining"])
+            raise ValueError(f"x: expected a tensor of shape (k, {', '.join(map(str, shape))}) with k >= 1, got {got}")
+        probs, left = [], None
+        for chunk in x.split(MAX_QUERIES):
+            reply = json.loads(_request(f"{self.url}/api/query", data=_npy(chunk), token=self.token))
+            probs.append(torch.tensor(reply["probabilities"], dtype=torch.float32))
+            left = int(reply["remaining"])
+        return torch.cat(probs), left
+
+    def hidden_model(self) -> torch.nn.Module:
+        """The hidden model, once the instructor publishes its weights (white box, or after the reveal),
+        checked against the SHA-256 committed at the start: anyone can then re-score every submission."""
+        from safetensors.torch import load
+
+        from advcourse.models.nets import DigitsCNN
+
+        weights = _request(f"{self.url}/api/model.safetensors")
+        if hashlib.sha256(weights).hexdigest() != self.sha256:
+            raise ChallengeError("model: the published weights do not match the SHA-256 committed at the start")
+        state = load(weights)
+        net = DigitsCNN(width=state["features.0.weight"].shape[0])
+        net.load_state_dict(state)
+        return net.eval()
 
     def standing(self) -> dict:
         """Your team's record: ``{"team", "submissions", "best", "of", "standing"}`` (indices of the inputs
