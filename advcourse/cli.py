@@ -71,6 +71,14 @@ def _positive(text: str) -> float:
     return value
 
 
+def _fraction(text: str) -> float:
+    """A number in [0, 1]: an accuracy floor."""
+    value = parse_number(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1] such as 0.9, got {text}")
+    return value
+
+
 def _bounded_int(low: int, high: int):
     def parse(text: str) -> int:
         try:
@@ -146,6 +154,10 @@ def _build_parser() -> argparse.ArgumentParser:
     ci.add_argument("--queries", type=_bounded_int(0, 10**9), default=1000,
                     help="each team's black-box query budget, 0 for none (default: %(default)s)")
     ci.add_argument("--white-box", action="store_true", help="publish the weights from the start")
+    ci.add_argument("--defence-floor", type=_fraction, default=0.9,
+                    help="defence track: the clean accuracy a team's model must reach (default: %(default)s)")
+    ci.add_argument("--defence-seconds", type=_positive, default=120.0,
+                    help="defence track: the most seconds one defence's scoring may take (default: %(default)s)")
     ct = csub.add_parser("team", help="add a team; its join code (the token) is printed on the last line")
     ct.add_argument("dir")
     ct.add_argument("name")
@@ -252,7 +264,8 @@ def _cmd_challenge(args: argparse.Namespace) -> None:
 
     if args.action == "init":
         sha = challenge.init_challenge(args.dir, model=args.model, eps=args.eps, norm=args.norm, n_inputs=args.inputs,
-                                       queries=args.queries, white_box=args.white_box)
+                                       queries=args.queries, white_box=args.white_box,
+                                       defence_floor=args.defence_floor, defence_seconds=args.defence_seconds)
         print(f"challenge created in {args.dir} ({args.model} digits model, {args.norm} eps {args.eps:g}, "
               f"{args.inputs} inputs); instructor token in {args.dir}/admin_token")
         print(f"hidden model SHA-256: {sha}")

@@ -20,9 +20,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from advcourse.challenge import add_team, init_challenge
 from advcourse.challenge.folder import load_challenge
+from advcourse.models.nets import DigitsCNN
 from challenge_server import live_challenge
 from labserver import ROOT
 
@@ -63,6 +65,23 @@ def _header_claiming(shape: tuple[int, ...]) -> bytes:
     text = f"{{'descr': '<f4', 'fortran_order': False, 'shape': {shape}, }}".encode()
     text += b" " * (-(len(text) + 11) % 64) + b"\n"
     return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(text)) + text + bytes(16)
+
+
+def _safetensors(width: int = 16, dtype: torch.dtype = torch.float32, nan: bool = False, extra: bool = False) -> bytes:
+    from safetensors.torch import save
+
+    state = {k: v.to(dtype).contiguous() for k, v in DigitsCNN(width=width).state_dict().items()}
+    if nan:
+        state["features.0.bias"][0] = float("nan")
+    if extra:
+        state["backdoor.trigger"] = torch.zeros(3)
+    return save(state)
+
+
+def _torch_save() -> bytes:
+    buffer = io.BytesIO()
+    torch.save(DigitsCNN(width=16).state_dict(), buffer)
+    return buffer.getvalue()
 
 
 def cases(clean: np.ndarray, marker: Path) -> list[Case]:
@@ -181,6 +200,24 @@ def cases(clean: np.ndarray, marker: Path) -> list[Case]:
              want="notebook"),
         Case("path traversal", "progress names a shell command", "POST", prog, progress(exercise="check_x; rm -rf /"),
              want="exercise"),
+        # --- the defence track's weights (safetensors only, the fixed architecture)
+        Case("defence weights", "pickle exploit", "POST", "/api/defences", pickle.dumps(_Exploit(marker)),
+             want="pickle"),
+        Case("defence weights", "torch.save file", "POST", "/api/defences", _torch_save(), want="torch.save"),
+        Case("defence weights", "empty body", "POST", "/api/defences", b"", want="safetensors"),
+        Case("defence weights", "an .npy file", "POST", "/api/defences", _npy(clean), want="safetensors"),
+        Case("defence weights", "header longer than the file", "POST", "/api/defences",
+             struct.pack("<Q", 10**9) + b"{}", want="safetensors"),
+        Case("defence weights", "another width", "POST", "/api/defences", _safetensors(width=32), want="shape"),
+        Case("defence weights", "float64 weights", "POST", "/api/defences", _safetensors(dtype=torch.float64),
+             want="float64"),
+        Case("defence weights", "NaN in a weight", "POST", "/api/defences", _safetensors(nan=True), want="NaN"),
+        Case("defence weights", "an extra tensor", "POST", "/api/defences", _safetensors(extra=True),
+             want="unexpected"),
+        Case("defence weights", "2 MB upload", "POST", "/api/defences", bytes(2_000_000), want="bytes"),
+        Case("defence weights", "no token", "POST", "/api/defences", _safetensors(), auth=None, want="token"),
+        Case("defence weights", "another team's result", "GET", "/api/defences/1", want="no defence"),
+        Case("defence weights", "a path as the id", "GET", "/api/defences/..%2F..%2Fadmin_token", want="path"),
         # --- methods and unknown endpoints
         Case("wrong method", "GET submissions", "GET", sub, want="not allowed"),
         Case("wrong method", "PUT the task", "PUT", "/api/task", _npy(clean), want="not allowed"),
@@ -229,6 +266,7 @@ def test_every_bad_payload_gets_a_clear_4xx_and_the_server_keeps_serving(tmp_pat
             assert board == (200, []), (case.name, board)  # still serving, nothing stored
     store = challenge.store
     assert store.all_submissions() == [] and store.progress() == [] and store.spend_queries("owls", 0, 50) == 50
+    assert store.next_defence() is None and store.defences("owls") == []
     # the rate limit: a second team sends 11 valid requests in a burst against a 10-per-10-s server
     with live_challenge(folder) as url:
         statuses = [_send(url, Case("rate", "burst", "POST", "/api/submissions", _npy(challenge.inputs), "other"),

@@ -13,6 +13,7 @@ import pytest
 from advcourse.attacks import pgd
 from advcourse.challenge import add_team, init_challenge, join
 from advcourse.challenge.folder import load_challenge
+from advcourse.defences.digits import clean_digits_cnn
 from challenge_server import live_challenge
 from labserver import ROOT, chromium
 
@@ -51,7 +52,7 @@ def test_leaderboard_page_updates_live_and_reads_from_the_back(tmp_path):
 def test_team_page_shows_history_and_the_inputs_that_still_stand(tmp_path):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     folder = tmp_path / "room"
-    init_challenge(folder, model="clean", eps=0.15, n_inputs=24)
+    init_challenge(folder, model="clean", eps=0.15, n_inputs=24, defence_floor=0.5)
     token = add_team(folder, "owls")
     outside = []
     with live_challenge(folder) as url, chromium(tmp_path) as browser:
@@ -59,6 +60,7 @@ def test_team_page_shows_history_and_the_inputs_that_still_stand(tmp_path):
         model = load_challenge(folder).model
         task.submit(task.inputs)  # nothing fooled
         reply = task.submit(pgd(model, task.inputs, task.labels, eps=task.eps, step_size=0.03, steps=10))
+        defence = task.submit_defence(clean_digits_cnn(), wait=60)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(url) else None)
         page.goto(task.page)
@@ -72,7 +74,14 @@ def test_team_page_shows_history_and_the_inputs_that_still_stand(tmp_path):
         ink = page.evaluate("""() => { const c = document.querySelector('#digits canvas');
             const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
             let dark = 0; for (let i = 0; i < d.length; i += 4) dark += d[i] < 128; return dark; }""")
+        page.wait_for_selector("#defence-box:not([hidden])")
+        defences = page.locator("#defences tr").all_inner_texts()
         page.screenshot(path=str(ARTIFACTS / "challenge-team.png"), full_page=True)
+        projector = browser.new_page(viewport={"width": 1280, "height": 720})
+        projector.goto(url + "/")
+        projector.wait_for_selector("#defence-box:not([hidden])")
+        board = projector.locator("#defences tr").all_inner_texts()
+        projector.screenshot(path=str(ARTIFACTS / "challenge-leaderboard-defences.png"))
         size = page.evaluate("parseFloat(getComputedStyle(document.querySelector('#history td')).fontSize)")
         wrong = browser.new_page()
         wrong.goto(url + "/team#NOT-A-CODE")
@@ -86,6 +95,9 @@ def test_team_page_shows_history_and_the_inputs_that_still_stand(tmp_path):
     assert ink > 0, "the first digit was drawn blank"
     assert size >= 16, f"history text {size}px"
     assert "token" in refused and not outside, (refused, outside)
+    assert defence["status"] == "scored", defence
+    assert len(defences) == 1 and "scored" in defences[0] and f"{100 * defence['robust']:.0f} %" in defences[0]
+    assert len(board) == 1 and "owls" in board[0]
 
 
 @pytest.mark.browser

@@ -14,6 +14,7 @@ import hashlib
 import io
 import json
 import math
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ import numpy as np
 import torch
 
 from advcourse.challenge.checks import MAX_QUERIES
+from advcourse.core import checks
 from advcourse.core.formatting import rounded_repr
 
 __all__ = ["ChallengeError", "Task", "join"]
@@ -107,6 +109,26 @@ class Task:
         net = DigitsCNN(width=state["features.0.weight"].shape[0])
         net.load_state_dict(state)
         return net.eval()
+
+    def submit_defence(self, model: torch.nn.Module, *, wait: float = 600.0) -> dict:
+        """Defence track: send ``model``'s weights (a ``DigitsCNN(width=16)``, as safetensors) to be scored.
+
+        The server checks the architecture and the clean-accuracy floor, then attacks the model with the
+        course's attacks at the task's budget. Waits up to ``wait`` seconds for the result (0: do not
+        wait) and returns ``{"id", "status", "clean", "robust", "reason"}`` (status "queued" while it waits).
+        """
+        from safetensors.torch import save
+
+        if not isinstance(model, torch.nn.Module):
+            raise TypeError(f"model: expected a DigitsCNN (torch.nn.Module), got {type(model).__name__}")
+        wait = checks.check_nonnegative(wait, "wait")
+        weights = save({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()})
+        reply = json.loads(_request(f"{self.url}/api/defences", data=weights, token=self.token))
+        deadline = time.monotonic() + wait
+        while reply["status"] == "queued" and time.monotonic() < deadline:
+            time.sleep(1.0)
+            reply = json.loads(_request(f"{self.url}/api/defences/{reply['id']}", token=self.token))
+        return reply
 
     def standing(self) -> dict:
         """Your team's record: ``{"team", "submissions", "best", "of", "standing"}`` (indices of the inputs

@@ -40,7 +40,8 @@ def _model(name: str) -> torch.nn.Module:
 
 
 def init_challenge(directory: str | Path, *, model: str = "adversarial", eps: float = 0.15, norm: str = "linf",
-                   n_inputs: int = 100, seed: int = 0, queries: int = 1000, white_box: bool = False) -> str:
+                   n_inputs: int = 100, seed: int = 0, queries: int = 1000, white_box: bool = False,
+                   defence_floor: float = 0.9, defence_seconds: float = 120.0) -> str:
     """Create a challenge in the new or empty folder ``directory``; returns the hidden model's SHA-256.
 
     Args:
@@ -50,6 +51,8 @@ def init_challenge(directory: str | Path, *, model: str = "adversarial", eps: fl
         queries: each team's budget of black-box queries (``POST /api/query``; 0 turns the endpoint off).
         white_box: publish the weights from the start (``GET /api/model.safetensors``); otherwise only
             after the instructor reveals them.
+        defence_floor: the defence track's clean-accuracy floor in [0, 1] on the challenge's digits.
+        defence_seconds: the most CPU time one defence's scoring may take (> 0), in a worker process.
     """
     from safetensors.torch import save_file
 
@@ -64,6 +67,10 @@ def init_challenge(directory: str | Path, *, model: str = "adversarial", eps: fl
     seed = checks.check_count(seed, "seed")
     queries = checks.check_count(queries, "queries")
     checks.check_bool(white_box, "white_box")
+    defence_floor = checks.check_nonnegative(defence_floor, "defence_floor")
+    if defence_floor > 1:
+        raise ValueError(f"defence_floor: expected a fraction in [0, 1] such as 0.9, got {defence_floor:g}")
+    defence_seconds = checks.check_positive(defence_seconds, "defence_seconds")
     folder = Path(directory)
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
         raise ValueError(f"directory: expected a new or empty folder, {str(folder)!r} is not")
@@ -79,7 +86,8 @@ def init_challenge(directory: str | Path, *, model: str = "adversarial", eps: fl
     sha = hashlib.sha256((folder / _FILES["model"]).read_bytes()).hexdigest()
     np.save(folder / _FILES["inputs"], digits.x_test[chosen].numpy().astype(np.float32), allow_pickle=False)
     config = {"model": model, "width": 16, "eps": eps, "norm": norm, "labels": digits.y_test[chosen].tolist(),
-              "seed": seed, "sha256": sha, "queries": queries, "white_box": white_box}
+              "seed": seed, "sha256": sha, "queries": queries, "white_box": white_box,
+              "defence_floor": defence_floor, "defence_seconds": defence_seconds}
     (folder / _FILES["config"]).write_text(json.dumps(config, indent=1))
     Store(folder / _FILES["db"])
     admin = folder / _FILES["admin"]
@@ -110,6 +118,8 @@ class Challenge:
     admin_token: str
     queries: int = 1000
     white_box: bool = False
+    defence_floor: float = 0.9
+    defence_seconds: float = 120.0
 
 
 def load_challenge(directory: str | Path) -> Challenge:
@@ -131,4 +141,5 @@ def load_challenge(directory: str | Path) -> Challenge:
     return Challenge(folder, net.eval(), inputs, np.asarray(config["labels"], dtype=np.int64), float(config["eps"]),
                      config["norm"], config["sha256"], Store(folder / _FILES["db"]),
                      (folder / _FILES["admin"]).read_text().strip(), int(config.get("queries", 1000)),
-                     bool(config.get("white_box", False)))
+                     bool(config.get("white_box", False)), float(config.get("defence_floor", 0.9)),
+                     float(config.get("defence_seconds", 120.0)))

@@ -5,7 +5,9 @@ clean inputs, float32), ``POST /api/submissions`` (an ``.npy`` body, ``Authoriza
 score and rank, ``POST /api/query`` (black-box track: a batch of images → the model's probabilities, counted
 against the team's budget), ``GET /api/team`` (the team's history and the inputs that still stand),
 ``GET /api/leaderboard`` (teams by best score), ``GET /api/model.safetensors`` (white box, or after the
-reveal), ``POST /api/progress`` (a learner's exercise check, opt-in: :func:`advcourse.exercises.room.join_room`),
+reveal), ``POST /api/defences`` (defence track: a team's DigitsCNN weights as safetensors, scored in a worker
+process; ``GET /api/defences/{id}`` its result, ``GET /api/defences/leaderboard`` the ranking),
+``POST /api/progress`` (a learner's exercise check, opt-in: :func:`advcourse.exercises.room.join_room`),
 ``/api/admin/{open,close,reveal,reset,export.csv,progress}`` (instructor token), and three pages with no
 external resources (they work in a room with no internet): ``GET /`` the leaderboard for the projector,
 ``GET /team#CODE`` a team's history and the inputs that still stand, ``GET /room#ADMIN`` the room's
@@ -17,12 +19,14 @@ make at most 10 submissions and queries per 10 s.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import hmac
 import html
 import io
 import json
 import re
+import threading
 import time
 from pathlib import Path
 
@@ -35,6 +39,7 @@ from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Respon
 from starlette.routing import Route
 
 from advcourse.challenge.checks import MAX_BYTES, Rejected, parse_queries, parse_submission
+from advcourse.challenge.defence import MAX_WEIGHT_BYTES, parse_weights, score_with_time_limit
 from advcourse.challenge.folder import Challenge
 
 __all__ = ["create_app"]
@@ -46,10 +51,13 @@ _PROGRESS_BYTES = 2000
 
 
 def _html(name: str, title: str) -> HTMLResponse:
-    """A page from ``pages/``, with the shared style sheet inlined and its title filled in."""
+    """A page from ``pages/``, with the shared style sheet and script inlined and its title filled in."""
     text = (PAGES / f"{name}.html").read_text(encoding="utf-8")
-    style = (PAGES / "style.css").read_text(encoding="utf-8")
-    return HTMLResponse(text.replace("{{style}}", style).replace("{{title}}", html.escape(title)))
+    shared = {"{{style}}": (PAGES / "style.css").read_text(encoding="utf-8"),
+              "{{common}}": (PAGES / "common.js").read_text(encoding="utf-8"), "{{title}}": html.escape(title)}
+    for mark, value in shared.items():
+        text = text.replace(mark, value)
+    return HTMLResponse(text)
 
 
 def _progress_report(body: bytes) -> dict:
@@ -197,7 +205,65 @@ def create_app(challenge: Challenge, *, rate: tuple[int, float] = (10, 10.0)) ->
         history = store.submissions(team)
         best = max((row["score"] for row in history), default=None)
         return JSONResponse({"team": team, "submissions": history, "best": best, "of": len(challenge.labels),
-                             "standing": standing})
+                             "standing": standing, "defences": store.defences(team)})
+
+    wake, stop = asyncio.Event(), threading.Event()
+
+    async def defend(request: Request) -> Response:
+        team, error = refused(request)
+        if error:
+            return error
+        if store.get("round", "open") != "open":
+            return _error(403, "round: closed by the instructor; no more submissions")
+        body = await body_of(request, MAX_WEIGHT_BYTES)
+        if body is None:
+            return _error(413, f"upload: more than the {MAX_WEIGHT_BYTES} bytes allowed")
+        try:
+            parse_weights(body)
+        except Rejected as err:
+            return _error(400, str(err))
+        ident = store.add_defence(team, body)
+        if ident is None:
+            return _error(429, "defence: your team's previous defence is still being scored; wait for its result")
+        wake.set()
+        return JSONResponse({"id": ident, "status": "queued"}, status_code=202)
+
+    async def defence_status(request: Request) -> Response:
+        team = team_of(request)
+        if team is None:
+            return _error(401, "token: missing or unknown (send 'Authorization: Bearer <your team token>')")
+        mine = [row for row in store.defences(team) if row["id"] == request.path_params["ident"]]
+        return JSONResponse(mine[0]) if mine else _error(404, "defence: your team has no defence with this id")
+
+    async def defence_board(request: Request) -> Response:
+        return JSONResponse(store.defence_leaderboard())
+
+    async def defence_worker() -> None:
+        """Score queued defences one at a time, each in its own process with the challenge's time limit."""
+        while not stop.is_set():
+            wake.clear()
+            job = await asyncio.to_thread(store.next_defence)
+            if job is None:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(wake.wait(), timeout=2)
+                continue
+            ident, weights = job
+            result = await asyncio.to_thread(
+                score_with_time_limit, weights, challenge.inputs, challenge.labels, eps=challenge.eps,
+                norm=challenge.norm, floor=challenge.defence_floor, seconds=challenge.defence_seconds, stop=stop)
+            if result is not None:
+                await asyncio.to_thread(store.finish_defence, ident, result)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette):
+        worker = asyncio.create_task(defence_worker())
+        try:
+            yield
+        finally:
+            stop.set()
+            wake.set()
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
 
     async def progress(request: Request) -> Response:
         team, error = refused(request, reports)
@@ -260,12 +326,14 @@ def create_app(challenge: Challenge, *, rate: tuple[int, float] = (10, 10.0)) ->
         what = "no such page or endpoint" if exc.status_code == 404 else f"{request.method} is not allowed here"
         return _error(exc.status_code, f"path: {what} ({request.url.path[:100]})")
 
-    return Starlette(exception_handlers={404: no_route, 405: no_route}, routes=[
+    return Starlette(lifespan=lifespan, exception_handlers={404: no_route, 405: no_route}, routes=[
         Route("/", page), Route("/team", team_html), Route("/room", room_html),
         Route("/api/task", task), Route("/api/task/inputs.npy", inputs),
         Route("/api/submissions", submit, methods=["POST"]), Route("/api/query", query, methods=["POST"]),
         Route("/api/leaderboard", leaderboard), Route("/api/team", team_page),
-        Route("/api/progress", progress, methods=["POST"]), Route("/api/model.safetensors", model),
+        Route("/api/progress", progress, methods=["POST"]), Route("/api/defences", defend, methods=["POST"]),
+        Route("/api/defences/leaderboard", defence_board), Route("/api/defences/{ident:int}", defence_status),
+        Route("/api/model.safetensors", model),
         Route("/api/admin/{action}", admin, methods=["GET", "POST"]),
     ])
 

@@ -25,6 +25,9 @@ CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS progress (
     team TEXT NOT NULL REFERENCES teams(name), learner TEXT NOT NULL, notebook TEXT NOT NULL, exercise TEXT NOT NULL,
     passed INTEGER NOT NULL, updated REAL NOT NULL, PRIMARY KEY (team, learner, notebook, exercise));
+CREATE TABLE IF NOT EXISTS defences (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, team TEXT NOT NULL REFERENCES teams(name), weights BLOB NOT NULL,
+    status TEXT NOT NULL, clean REAL, robust REAL, reason TEXT, created REAL NOT NULL);
 """
 
 #: Join codes are drawn from letters and digits that cannot be misread on a projector (no 0/O, 1/I/L).
@@ -131,12 +134,54 @@ class Store:
         return [{"notebook": n, "exercise": e, "tried": t, "passed": p} for n, e, t, p in rows]
 
     def reset(self) -> None:
-        """Forget every submission, query count and progress record; teams and their tokens stay."""
+        """Forget every submission, defence, query count and progress record; teams and their tokens stay."""
         with self._connect() as db:
             db.execute("BEGIN IMMEDIATE")
-            for table in ("submissions", "queries", "progress"):
+            for table in ("submissions", "queries", "progress", "defences"):
                 db.execute(f"DELETE FROM {table}")  # noqa: S608 (fixed table names)
             db.execute("COMMIT")
+
+    def add_defence(self, team: str, weights: bytes) -> int | None:
+        """Queue a team's defence for scoring; its id, or None (nothing queued) while another of its defences waits."""
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            if db.execute("SELECT 1 FROM defences WHERE team = ? AND status = 'queued'", (team,)).fetchone():
+                db.execute("ROLLBACK")
+                return None
+            cur = db.execute("INSERT INTO defences (team, weights, status, created) VALUES (?, ?, 'queued', ?)",
+                             (team, weights, time.time()))
+            db.execute("COMMIT")
+            return int(cur.lastrowid)
+
+    def next_defence(self) -> tuple[int, bytes] | None:
+        """The oldest defence still waiting for its score (those queued before a crash too), or None."""
+        with self._connect() as db:
+            row = db.execute("SELECT id, weights FROM defences WHERE status = 'queued' ORDER BY id LIMIT 1").fetchone()
+        return (int(row[0]), bytes(row[1])) if row else None
+
+    def finish_defence(self, ident: int, result: dict) -> None:
+        """Store a defence's outcome: ``{"status": "scored"|"rejected", "clean"?, "robust"?, "reason"?}``."""
+        with self._connect() as db:
+            db.execute("UPDATE defences SET status = ?, clean = ?, robust = ?, reason = ? WHERE id = ?",
+                       (result["status"], result.get("clean"), result.get("robust"), result.get("reason"), ident))
+
+    def defences(self, team: str) -> list[dict]:
+        """One team's defences, oldest first (without their weights)."""
+        with self._connect() as db:
+            rows = db.execute("SELECT id, status, clean, robust, reason, created FROM defences WHERE team = ? "
+                              "ORDER BY id", (team,)).fetchall()
+        keys = ("id", "status", "clean", "robust", "reason", "created")
+        return [dict(zip(keys, row)) for row in rows]
+
+    def defence_leaderboard(self) -> list[dict]:
+        """Teams with a scored defence, by best worst-case accuracy; on a tie, whoever reached it first."""
+        with self._connect() as db:
+            rows = db.execute("""
+                SELECT team, robust, clean, MIN(id) FROM defences d
+                WHERE status = 'scored' AND robust = (
+                    SELECT MAX(robust) FROM defences WHERE team = d.team AND status = 'scored')
+                GROUP BY team ORDER BY robust DESC, MIN(id) ASC""").fetchall()
+        return [{"team": team, "robust": robust, "clean": clean} for team, robust, clean, _ in rows]
 
     def get(self, key: str, default: str = "") -> str:
         with self._connect() as db:
