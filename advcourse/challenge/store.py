@@ -10,6 +10,7 @@ import contextlib
 import hashlib
 import secrets
 import sqlite3
+import threading
 import time
 from pathlib import Path
 
@@ -20,6 +21,8 @@ CREATE TABLE IF NOT EXISTS teams (name TEXT PRIMARY KEY, token_hash TEXT UNIQUE 
 CREATE TABLE IF NOT EXISTS submissions (
     id INTEGER PRIMARY KEY AUTOINCREMENT, team TEXT NOT NULL REFERENCES teams(name), score REAL NOT NULL,
     fooled BLOB NOT NULL, created REAL NOT NULL);
+-- the leaderboard asks each team's best score on every submission: without this index it reads every row
+CREATE INDEX IF NOT EXISTS submissions_by_team ON submissions(team, score);
 CREATE TABLE IF NOT EXISTS queries (team TEXT PRIMARY KEY REFERENCES teams(name), used INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS progress (
@@ -51,18 +54,24 @@ class Store:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self._local = threading.local()  # one connection per thread, kept: opening one costs more than a query
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(_SCHEMA)
 
     @contextlib.contextmanager
     def _connect(self):
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)  # autocommit: each statement durable
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)  # autocommit: each statement durable
+            db.execute("PRAGMA synchronous=FULL")  # every commit reaches the disk before its reply
+            self._local.db = db
         try:
-            db.execute("PRAGMA synchronous=FULL")
             yield db
-        finally:
-            db.close()
+        except BaseException:
+            if db.in_transaction:  # a kept connection must never stay inside a failed transaction
+                db.execute("ROLLBACK")
+            raise
 
     def add_team(self, name: str) -> str:
         """Register team ``name`` (1–40 printable characters, unique); returns its new token."""
