@@ -21,7 +21,8 @@ imports only the parts on its line or above it (``scripts/import_graph.py --chec
 - ``evaluation``   11: worst case over attacks, the evaluation checklist, CW's loss comparison
 - ``poisoning``    12: training-time attacks — label flipping, backdoors (BadNets, blended, clean-label)
 - ``privacy``      13: membership inference (loss, LiRA; shadow models trained at once), DP-SGD, extraction, inversion
-- ``challenge``    workshops: an "attack my model" server (teams, checked submissions, a leaderboard) and its client
+- ``challenge``    workshops: an "attack my model" server (teams, checked submissions and defences, a live
+                   leaderboard, team and room pages) and its client
 - ``one_call``, ``cli``, ``doctor``   classify/attack in one call, the command line, the setup check
 - ``widgets``, ``exercises``   one module per notebook: sliders, and ``check_…`` helpers with hints
 

@@ -163,6 +163,10 @@ def _build_parser() -> argparse.ArgumentParser:
     ct.add_argument("name")
     ct.add_argument("--url", help="the address learners will use (http://192.168.1.10:8000): also print the "
                     "team page's link and a QR code of it")
+    ca = csub.add_parser("admin", help="open or close the round, reveal the weights, reset, or export the "
+                         "submissions as CSV (applies to a running server at once)")
+    ca.add_argument("dir")
+    ca.add_argument("action_name", metavar="action", choices=["open", "close", "reveal", "reset", "export"])
     cs = csub.add_parser("serve", help="serve the challenge until stopped (Ctrl-C)")
     cs.add_argument("dir")
     cs.add_argument("--port", type=_bounded_int(1, 65535), default=8000, help="(default: %(default)s)")
@@ -282,6 +286,15 @@ def _cmd_challenge(args: argparse.Namespace) -> None:
             _print_qr(link)
         print("join code (the team's token; shown once, stored hashed):")
         print(token)
+    elif args.action == "admin":
+        from advcourse.challenge.folder import load_challenge
+
+        store = load_challenge(args.dir).store
+        if args.action_name == "export":
+            sys.stdout.write(store.export_csv())
+        else:
+            state = store.admin(args.action_name)
+            print(f"round {state['round']}; weights {'published' if state['revealed'] else 'hidden'}")
     else:
         import uvicorn
 

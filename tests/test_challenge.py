@@ -367,3 +367,21 @@ def test_the_leaderboard_reads_each_teams_best_through_an_index(room):
         plan = " ".join(str(row) for row in db.execute(
             "EXPLAIN QUERY PLAN SELECT MAX(score) FROM submissions WHERE team = 'owls'").fetchall())
     assert "submissions_by_team" in plan, plan
+
+
+def test_admin_command_acts_on_a_running_server(tmp_path, capsys):
+    from advcourse.challenge.server import create_app
+
+    folder = tmp_path / "admin"
+    init_challenge(folder, model="clean", eps=0.2, n_inputs=5)
+    auth = {"Authorization": f"Bearer {add_team(folder, 'owls')}"}
+    client = starlette_testclient.TestClient(create_app(load_challenge(folder)))
+    clean = _npy(load_challenge(folder).inputs)
+    assert client.post("/api/submissions", content=clean, headers=auth).status_code == 200
+    assert main(["challenge", "admin", str(folder), "close"]) == 0
+    assert client.post("/api/submissions", content=clean, headers=auth).status_code == 403  # at once, no restart
+    assert main(["challenge", "admin", str(folder), "export"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].split(",")[1] == "owls"
+    assert main(["challenge", "admin", str(folder), "reveal"]) == 0
+    assert client.get("/api/model.safetensors").status_code == 200
+    assert main(["challenge", "admin", str(folder), "reset"]) == 0 and client.get("/api/leaderboard").json() == []

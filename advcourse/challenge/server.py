@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import csv
 import hmac
 import html
 import io
@@ -42,6 +41,7 @@ from starlette.routing import Route
 from advcourse.challenge.checks import MAX_BYTES, Rejected, parse_queries, parse_submission
 from advcourse.challenge.defence import MAX_WEIGHT_BYTES, parse_weights, score_with_time_limit
 from advcourse.challenge.folder import Challenge
+from advcourse.challenge.store import ADMIN_ACTIONS
 
 __all__ = ["create_app"]
 
@@ -115,10 +115,10 @@ def create_app(challenge: Challenge, *, rate: tuple[int, float] = (10, 10.0)) ->
     limit = _RateLimit(*rate)
     reports = _RateLimit(60, 10.0)  # a team's learners all report their checks: a limit of its own
     store = challenge.store
-    writer = ThreadPoolExecutor(1, thread_name_prefix="challenge-writer")  # one writer: no waiting on SQLite's lock
+    one_writer = ThreadPoolExecutor(1, thread_name_prefix="challenge-writer")  # no waiting on SQLite's lock
 
     async def write(method, *args):
-        return await asyncio.get_running_loop().run_in_executor(writer, method, *args)
+        return await asyncio.get_running_loop().run_in_executor(one_writer, method, *args)
     inputs_npy = io.BytesIO()
     np.save(inputs_npy, challenge.inputs, allow_pickle=False)
 
@@ -296,24 +296,14 @@ def create_app(challenge: Challenge, *, rate: tuple[int, float] = (10, 10.0)) ->
             return _error(403, "token: admin actions need the instructor token (DIR/admin_token)")
         action = request.path_params["action"]
         if action == "export.csv":
-            out = io.StringIO()
-            writer = csv.writer(out)
-            writer.writerow(["id", "team", "score", "created"])
-            writer.writerows(store.all_submissions())
-            return Response(out.getvalue(), media_type="text/csv")
+            return Response(store.export_csv(), media_type="text/csv")
         if action == "progress":
             return JSONResponse(store.progress())
+        if action not in ADMIN_ACTIONS:
+            return _error(404, f"action: expected {', '.join(ADMIN_ACTIONS)}, export.csv or progress, got {action!r}")
         if request.method != "POST":
             return _error(405, f"{action}: use POST")
-        if action in ("open", "close"):
-            store.set("round", "open" if action == "open" else "closed")
-        elif action == "reveal":
-            store.set("revealed", "yes")
-        elif action == "reset":
-            store.reset()
-        else:
-            return _error(404, f"action: expected open, close, reveal, reset, export.csv or progress, got {action!r}")
-        return JSONResponse({"round": store.get("round", "open"), "revealed": store.get("revealed") == "yes"})
+        return JSONResponse(await write(store.admin, action))
 
     title = f"Attack my model · {dict(linf='L∞', l2='L2')[challenge.norm]} ε = {challenge.eps:g}"
 

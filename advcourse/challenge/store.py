@@ -7,14 +7,19 @@ accepts it, so an accepted submission survives a crash of the server right after
 from __future__ import annotations
 
 import contextlib
+import csv
 import hashlib
+import io
 import secrets
 import sqlite3
 import threading
 import time
 from pathlib import Path
 
-__all__ = ["Store", "hash_token", "join_code", "ALPHABET"]
+__all__ = ["Store", "hash_token", "join_code", "ALPHABET", "ADMIN_ACTIONS"]
+
+#: What the instructor can do to a running challenge (``advcourse challenge admin DIR ACTION`` or the HTTP API).
+ADMIN_ACTIONS = ("open", "close", "reveal", "reset")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS teams (name TEXT PRIMARY KEY, token_hash TEXT UNIQUE NOT NULL, created REAL NOT NULL);
@@ -191,6 +196,28 @@ class Store:
                     SELECT MAX(robust) FROM defences WHERE team = d.team AND status = 'scored')
                 GROUP BY team ORDER BY robust DESC, MIN(id) ASC""").fetchall()
         return [{"team": team, "robust": robust, "clean": clean} for team, robust, clean, _ in rows]
+
+    def admin(self, action: str) -> dict:
+        """Apply an instructor's action (one of :data:`ADMIN_ACTIONS`): open or close the round, reveal the
+        weights, reset (forget every submission; teams stay). Returns the round's state afterwards.
+        The server reads this state at each request, so an action taken here applies at once."""
+        if action not in ADMIN_ACTIONS:
+            raise ValueError(f"action: expected one of {', '.join(ADMIN_ACTIONS)}, got {action!r}")
+        if action in ("open", "close"):
+            self.set("round", "open" if action == "open" else "closed")
+        elif action == "reveal":
+            self.set("revealed", "yes")
+        else:
+            self.reset()
+        return {"round": self.get("round", "open"), "revealed": self.get("revealed") == "yes"}
+
+    def export_csv(self) -> str:
+        """Every submission as CSV: id, team, score, created (Unix time)."""
+        out = io.StringIO()
+        table = csv.writer(out)
+        table.writerow(["id", "team", "score", "created"])
+        table.writerows(self.all_submissions())
+        return out.getvalue()
 
     def get(self, key: str, default: str = "") -> str:
         with self._connect() as db:
