@@ -32,7 +32,8 @@ def _load(body: bytes) -> np.ndarray:
     if len(body) > MAX_BYTES:
         raise Rejected(f"upload: {len(body)} bytes, more than the {MAX_BYTES} allowed")
     if not body.startswith(b"\x93NUMPY"):
-        kind = "a zip archive (np.savez or torch.save)" if body.startswith(b"PK") else f"{len(body)} bytes of something else"
+        kind = ("a zip archive (np.savez or torch.save)" if body.startswith(b"PK")
+                else f"{len(body)} bytes of something else")
         raise Rejected(f"upload: not an .npy file, got {kind}; save one array with np.save")
     stream = io.BytesIO(body)
     try:
@@ -75,7 +76,8 @@ def parse_submission(body: bytes, clean: np.ndarray, *, norm: str, eps: float) -
     worst = int(size.argmax())
     if size[worst] > eps + TOLERANCE:
         over = int((size > eps + TOLERANCE).sum())
-        raise Rejected(f"budget: {over} {'input exceeds' if over == 1 else 'inputs exceed'} the {norm} budget {eps:g}; the largest, input {worst}, by "
+        exceed = "input exceeds" if over == 1 else "inputs exceed"
+        raise Rejected(f"budget: {over} {exceed} the {norm} budget {eps:g}; the largest, input {worst}, by "
                        f"{size[worst] - eps:.4g} ({size[worst]:.4g})")
     return x
 

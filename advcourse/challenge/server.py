@@ -28,7 +28,9 @@ import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -59,6 +61,12 @@ def _html(name: str, title: str) -> HTMLResponse:
     for mark, value in shared.items():
         text = text.replace(mark, value)
     return HTMLResponse(text)
+
+
+def _checked_weights(body: bytes) -> bytes:
+    """A defence's safetensors file, as uploaded, once :func:`parse_weights` accepts it (stored as sent)."""
+    parse_weights(body)
+    return body
 
 
 def _progress_report(body: bytes) -> dict:
@@ -150,6 +158,23 @@ def create_app(challenge: Challenge, *, rate: tuple[int, float] = (10, 10.0)) ->
             return None, _error(429, f"rate: more than {window.calls} requests in {window.seconds:g} s; wait a moment")
         return team, None
 
+    async def upload(request: Request, most: int, parse: Callable[[bytes], Any], *, round_open: bool = True,
+                     window: _RateLimit = limit) -> tuple[str, Any] | JSONResponse:
+        """The team behind an upload and its body (at most ``most`` bytes) as ``parse`` reads it, or the error
+        that refuses it: token, rate, closed round, size, or the :class:`Rejected` check that failed."""
+        team, error = refused(request, window)
+        if error:
+            return error
+        if round_open and store.get("round", "open") != "open":
+            return _error(403, "round: closed by the instructor; no more submissions")
+        body = await body_of(request, most)
+        if body is None:
+            return _error(413, f"upload: more than the {most} bytes allowed")
+        try:
+            return team, parse(body)
+        except Rejected as err:
+            return _error(400, str(err))
+
     async def task(request: Request) -> Response:
         return JSONResponse({"shape": list(challenge.inputs.shape), "labels": challenge.labels.tolist(),
                              "norm": challenge.norm, "eps": challenge.eps, "sha256": challenge.sha256,
@@ -160,18 +185,11 @@ def create_app(challenge: Challenge, *, rate: tuple[int, float] = (10, 10.0)) ->
         return Response(inputs_npy.getvalue(), media_type="application/octet-stream")
 
     async def submit(request: Request) -> Response:
-        team, error = refused(request)
-        if error:
-            return error
-        if store.get("round", "open") != "open":
-            return _error(403, "round: closed by the instructor; no more submissions")
-        body = await body_of(request)
-        if body is None:
-            return _error(413, f"upload: more than the {MAX_BYTES} bytes allowed")
-        try:
-            x = parse_submission(body, challenge.inputs, norm=challenge.norm, eps=challenge.eps)
-        except Rejected as err:
-            return _error(400, str(err))
+        sent = await upload(request, MAX_BYTES,
+                            partial(parse_submission, clean=challenge.inputs, norm=challenge.norm, eps=challenge.eps))
+        if isinstance(sent, Response):
+            return sent
+        team, x = sent
         async with lock:
             score, fooled = await asyncio.to_thread(_score, challenge, x)
             # durable before the reply, written by the one writer thread while the event loop keeps answering
@@ -182,18 +200,13 @@ def create_app(challenge: Challenge, *, rate: tuple[int, float] = (10, 10.0)) ->
                              "rank": rank, "teams": len(board)})
 
     async def query(request: Request) -> Response:
-        team, error = refused(request)
-        if error:
-            return error
         if not challenge.queries:
             return _error(403, "queries: this challenge has no black-box track")
-        body = await body_of(request)
-        if body is None:
-            return _error(413, f"upload: more than the {MAX_BYTES} bytes allowed")
-        try:
-            x = parse_queries(body, challenge.inputs.shape[1:])
-        except Rejected as err:
-            return _error(400, str(err))
+        sent = await upload(request, MAX_BYTES, lambda body: parse_queries(body, challenge.inputs.shape[1:]),
+                            round_open=False)
+        if isinstance(sent, Response):
+            return sent
+        team, x = sent
         left = await write(store.spend_queries, team, len(x), challenge.queries)
         if left is None:
             return _error(429, f"queries: this would pass your team's budget of {challenge.queries}")
@@ -216,18 +229,10 @@ def create_app(challenge: Challenge, *, rate: tuple[int, float] = (10, 10.0)) ->
     wake, stop = asyncio.Event(), threading.Event()
 
     async def defend(request: Request) -> Response:
-        team, error = refused(request)
-        if error:
-            return error
-        if store.get("round", "open") != "open":
-            return _error(403, "round: closed by the instructor; no more submissions")
-        body = await body_of(request, MAX_WEIGHT_BYTES)
-        if body is None:
-            return _error(413, f"upload: more than the {MAX_WEIGHT_BYTES} bytes allowed")
-        try:
-            parse_weights(body)
-        except Rejected as err:
-            return _error(400, str(err))
+        sent = await upload(request, MAX_WEIGHT_BYTES, _checked_weights)
+        if isinstance(sent, Response):
+            return sent
+        team, body = sent
         ident = await write(store.add_defence, team, body)
         if ident is None:
             return _error(429, "defence: your team's previous defence is still being scored; wait for its result")
@@ -272,18 +277,12 @@ def create_app(challenge: Challenge, *, rate: tuple[int, float] = (10, 10.0)) ->
                 await worker
 
     async def progress(request: Request) -> Response:
-        team, error = refused(request, reports)
-        if error:
-            return error
-        body = await body_of(request, _PROGRESS_BYTES)
-        if body is None:
-            return _error(413, f"upload: more than the {_PROGRESS_BYTES} bytes a progress report may take")
-        try:
-            report = _progress_report(body)
-        except Rejected as err:
-            return _error(400, str(err))
+        sent = await upload(request, _PROGRESS_BYTES, _progress_report, round_open=False, window=reports)
+        if isinstance(sent, Response):
+            return sent
+        team, report = sent
         await write(store.record_progress, team, report["learner"], report["notebook"], report["exercise"],
-                                report["passed"])
+                    report["passed"])
         return JSONResponse({"recorded": True})
 
     async def model(request: Request) -> Response:
