@@ -1379,6 +1379,7 @@ def dp_cases() -> list[Case]:
 def challenge_cases() -> list[Case]:
     """The workshop challenge's folder and client: every argument checked before any work or request."""
     from advcourse import challenge as ch
+    from advcourse.challenge.client import call
     from advcourse.exercises import room
 
     empty = Path(tempfile.mkdtemp())
@@ -1410,6 +1411,8 @@ def challenge_cases() -> list[Case]:
             models=none),
         err("task-submit_defence-wait-negative", lambda: task.submit_defence(torch.nn.Linear(1, 1), wait=-1), V,
             "wait", models=none),
+        err("call-url-file", lambda: call("file:///etc/passwd"), V, "url", models=none),
+        err("call-unreachable", lambda: call("http://127.0.0.1:9/api/task"), ch.ChallengeError, "url", models=none),
         err("task-query-one-image", lambda: task.query(task.inputs[0]), V, "x", models=none),
         err("task-query-list", lambda: task.query([[0.5]]), V, "x", models=none),
         err("task-query-wrong-size", lambda: task.query(torch.zeros(2, 1, 4, 4)), V, "x", models=none),

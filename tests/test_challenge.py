@@ -347,9 +347,9 @@ def test_hidden_model_is_published_only_after_the_reveal_and_matches_its_commitm
         assert probs.shape == (150, 10) and left == 250 and task.p == float("inf")
         with pytest.raises(ChallengeError, match="model: the weights are published"):
             task.hidden_model()
-        from advcourse.challenge.client import _request
+        from advcourse.challenge.client import call
 
-        _request(f"{url}/api/admin/reveal", data=b"", token=admin)
+        call(f"{url}/api/admin/reveal", data=b"", token=admin)
         hidden = task.hidden_model()
         with torch.no_grad():
             assert torch.allclose(torch.softmax(hidden(task.inputs), 1), probs, atol=1e-5)

@@ -92,6 +92,10 @@ def test_defences_are_scored_in_a_worker_while_the_server_answers(tmp_path):
             time.sleep(0.5)
             result = task.standing()["defences"][-1]
         assert result["status"] == "scored" and result["clean"] >= 0.9 and 0 < result["robust"] <= result["clean"]
+        from advcourse.challenge.client import call
+
+        with pytest.raises(ChallengeError, match="no defence with this id"):  # a team never reads another's
+            call(f"{url}/api/defences/{queued['id']}", token=foxes)
         weaker = join(url, foxes).submit_defence(clean, wait=120)
         assert weaker["status"] == "scored" and weaker["robust"] < result["robust"]
         with pytest.raises(ChallengeError, match="shape"):

@@ -26,15 +26,19 @@ from advcourse.challenge.checks import MAX_QUERIES
 from advcourse.core import checks
 from advcourse.core.formatting import rounded_repr
 
-__all__ = ["ChallengeError", "Task", "join"]
+__all__ = ["ChallengeError", "Task", "join", "call", "check_server"]
 
 
 class ChallengeError(RuntimeError):
     """The server refused a request; the message is its reason (which check failed, by how much)."""
 
 
-def _request(url: str, *, data: bytes | None = None, token: str | None = None, timeout: float = 30,
-             content_type: str = "application/octet-stream") -> bytes:
+def call(url: str, *, data: bytes | None = None, token: str | None = None, timeout: float = 30,
+         content_type: str = "application/octet-stream") -> bytes:
+    """GET ``url`` (or POST ``data``) with the team's ``token``; the reply's body, or a :class:`ChallengeError`
+    carrying the server's reason (or saying the server cannot be reached)."""
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise ValueError(f"url: expected an http:// or https:// address, got {url!r}")
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     if data is not None:
         headers["Content-Type"] = content_type
@@ -74,7 +78,7 @@ class Task:
             raise TypeError(f"x_adv: expected a tensor of shape {tuple(self.inputs.shape)}, got {type(x_adv).__name__}")
         if x_adv.shape != self.inputs.shape:
             raise ValueError(f"x_adv: expected shape {tuple(self.inputs.shape)}, got {tuple(x_adv.shape)}")
-        return json.loads(_request(f"{self.url}/api/submissions", data=_npy(x_adv), token=self.token))
+        return json.loads(call(f"{self.url}/api/submissions", data=_npy(x_adv), token=self.token))
 
     @property
     def p(self) -> float:
@@ -90,7 +94,7 @@ class Task:
             raise ValueError(f"x: expected a tensor of shape (k, {', '.join(map(str, shape))}) with k >= 1, got {got}")
         probs, left = [], None
         for chunk in x.split(MAX_QUERIES):
-            reply = json.loads(_request(f"{self.url}/api/query", data=_npy(chunk), token=self.token))
+            reply = json.loads(call(f"{self.url}/api/query", data=_npy(chunk), token=self.token))
             probs.append(torch.tensor(reply["probabilities"], dtype=torch.float32))
             left = int(reply["remaining"])
         return torch.cat(probs), left
@@ -102,7 +106,7 @@ class Task:
 
         from advcourse.models.nets import DigitsCNN
 
-        weights = _request(f"{self.url}/api/model.safetensors")
+        weights = call(f"{self.url}/api/model.safetensors")
         if hashlib.sha256(weights).hexdigest() != self.sha256:
             raise ChallengeError("model: the published weights do not match the SHA-256 committed at the start")
         state = load(weights)
@@ -123,17 +127,17 @@ class Task:
             raise TypeError(f"model: expected a DigitsCNN (torch.nn.Module), got {type(model).__name__}")
         wait = checks.check_nonnegative(wait, "wait")
         weights = save({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()})
-        reply = json.loads(_request(f"{self.url}/api/defences", data=weights, token=self.token))
+        reply = json.loads(call(f"{self.url}/api/defences", data=weights, token=self.token))
         deadline = time.monotonic() + wait
         while reply["status"] == "queued" and time.monotonic() < deadline:
             time.sleep(1.0)
-            reply = json.loads(_request(f"{self.url}/api/defences/{reply['id']}", token=self.token))
+            reply = json.loads(call(f"{self.url}/api/defences/{reply['id']}", token=self.token))
         return reply
 
     def standing(self) -> dict:
         """Your team's record: ``{"team", "submissions", "best", "of", "standing"}`` (indices of the inputs
         your best submission did not fool). The same as the page at ``url + "/team#" + token``."""
-        return json.loads(_request(f"{self.url}/api/team", token=self.token))
+        return json.loads(call(f"{self.url}/api/team", token=self.token))
 
     @property
     def page(self) -> str:
@@ -160,8 +164,8 @@ def join(url: str, token: str) -> Task:
     """Fetch the task of the challenge served at ``url`` (e.g. ``"http://192.168.1.10:8000"``) for the
     team whose token is ``token``."""
     url, token = check_server(url, token)
-    info = json.loads(_request(f"{url}/api/task"))
-    _request(f"{url}/api/team", token=token)  # a mistyped join code is refused now, not at the first submission
-    inputs = np.load(io.BytesIO(_request(f"{url}/api/task/inputs.npy")), allow_pickle=False)
+    info = json.loads(call(f"{url}/api/task"))
+    call(f"{url}/api/team", token=token)  # a mistyped join code is refused now, not at the first submission
+    inputs = np.load(io.BytesIO(call(f"{url}/api/task/inputs.npy")), allow_pickle=False)
     return Task(url, token, torch.from_numpy(inputs), torch.tensor(info["labels"]), info["norm"],
                 float(info["eps"]), info["sha256"])

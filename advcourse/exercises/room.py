@@ -20,7 +20,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
 
-from advcourse.challenge.client import ChallengeError, _request, check_server
+from advcourse.challenge.client import ChallengeError, call, check_server
 
 __all__ = ["NOTEBOOKS", "exercise", "join_room", "leave_room"]
 
@@ -56,7 +56,7 @@ def join_room(url: str, token: str, learner: str | None = None) -> str:
         learner = f"{getpass.getuser()}@{socket.gethostname()}"[:40]
     if not isinstance(learner, str) or not 1 <= len(learner.strip()) <= 40 or not learner.isprintable():
         raise ValueError(f"learner: expected 1 to 40 printable characters, got {learner!r}")
-    team = json.loads(_request(f"{url}/api/team", token=token, timeout=5))["team"]
+    team = json.loads(call(f"{url}/api/team", token=token, timeout=5))["team"]
     _room = _Room(url, token, learner.strip())
     return team
 
@@ -74,7 +74,7 @@ def _report(notebook: str, exercise: str, ok: bool) -> None:
         return
     body = json.dumps({"learner": room.learner, "notebook": notebook, "exercise": exercise, "passed": ok})
     try:
-        _request(f"{room.url}/api/progress", data=body.encode(), token=room.token, timeout=3,
+        call(f"{room.url}/api/progress", data=body.encode(), token=room.token, timeout=3,
                  content_type="application/json")
     except ChallengeError as err:  # never let the room break a learner's exercise
         _room = None
