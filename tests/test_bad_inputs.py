@@ -1380,6 +1380,7 @@ def challenge_cases() -> list[Case]:
     """The workshop challenge's folder and client: every argument checked before any work or request."""
     from advcourse import challenge as ch
     from advcourse.challenge.client import call
+    from advcourse.models.nets import DigitsCNN
     from advcourse.exercises import room
 
     empty = Path(tempfile.mkdtemp())
@@ -1411,6 +1412,8 @@ def challenge_cases() -> list[Case]:
             models=none),
         err("task-submit_defence-wait-negative", lambda: task.submit_defence(torch.nn.Linear(1, 1), wait=-1), V,
             "wait", models=none),
+        err("DigitsCNN.from_weights-not-a-state", lambda: DigitsCNN.from_weights({"w": torch.zeros(1)}), V, "state",
+            models=none),
         err("call-url-file", lambda: call("file:///etc/passwd"), V, "url", models=none),
         err("call-unreachable", lambda: call("http://127.0.0.1:9/api/task"), ch.ChallengeError, "url", models=none),
         err("task-query-one-image", lambda: task.query(task.inputs[0]), V, "x", models=none),

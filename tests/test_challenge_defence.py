@@ -63,12 +63,14 @@ def test_scoring_holds_the_floor_and_ranks_robust_models_higher():
     digits = load_digits()
     x, y = digits.x_test[:60].numpy(), digits.y_test[:60].numpy()
     clean = clean_digits_cnn()
+    threads = torch.get_num_threads()
     plain = score_defence(clean.state_dict(), x, y, eps=0.15, norm="linf", floor=0.9)
     robust = score_defence(adversarial_digits_cnn(clean).state_dict(), x, y, eps=0.15, norm="linf", floor=0.9)
     untrained = score_defence(DigitsCNN(width=16).state_dict(), x, y, eps=0.15, norm="linf", floor=0.9)
     assert plain["status"] == robust["status"] == "scored" and min(plain["clean"], robust["clean"]) >= 0.9
     assert robust["robust"] > plain["robust"] + 0.15, (plain, robust)  # 08's adversarial training pays off
     assert untrained["status"] == "rejected" and "below the floor of 90%" in untrained["reason"]
+    assert torch.get_num_threads() == threads  # scoring in this process leaves its thread count alone
 
 
 @pytest.mark.slow

@@ -37,8 +37,7 @@ def call(url: str, *, data: bytes | None = None, token: str | None = None, timeo
          content_type: str = "application/octet-stream") -> bytes:
     """GET ``url`` (or POST ``data``) with the team's ``token``; the reply's body, or a :class:`ChallengeError`
     carrying the server's reason (or saying the server cannot be reached)."""
-    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-        raise ValueError(f"url: expected an http:// or https:// address, got {url!r}")
+    _check_url(url)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     if data is not None:
         headers["Content-Type"] = content_type
@@ -109,10 +108,7 @@ class Task:
         weights = call(f"{self.url}/api/model.safetensors")
         if hashlib.sha256(weights).hexdigest() != self.sha256:
             raise ChallengeError("model: the published weights do not match the SHA-256 committed at the start")
-        state = load(weights)
-        net = DigitsCNN(width=state["features.0.weight"].shape[0])
-        net.load_state_dict(state)
-        return net.eval()
+        return DigitsCNN.from_weights(load(weights))
 
     def submit_defence(self, model: torch.nn.Module, *, wait: float = 600.0) -> dict:
         """Defence track: send ``model``'s weights (a ``DigitsCNN(width=16)``, as safetensors) to be scored.
@@ -135,14 +131,19 @@ class Task:
         return reply
 
     def standing(self) -> dict:
-        """Your team's record: ``{"team", "submissions", "best", "of", "standing"}`` (indices of the inputs
-        your best submission did not fool). The same as the page at ``url + "/team#" + token``."""
+        """Your team's record: ``{"team", "submissions", "best", "of", "standing", "defences"}`` (``standing``:
+        the indices of the inputs your best submission did not fool), as on the page :attr:`page`."""
         return json.loads(call(f"{self.url}/api/team", token=self.token))
 
     @property
     def page(self) -> str:
         """Your team's page (history, inputs still standing): open it in a browser."""
         return f"{self.url}/team#{self.token}"
+
+
+def _check_url(url: object) -> None:
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise ValueError(f"url: expected the server's address, like 'http://192.168.1.10:8000', got {url!r}")
 
 
 def _npy(x: torch.Tensor) -> bytes:
@@ -153,8 +154,7 @@ def _npy(x: torch.Tensor) -> bytes:
 
 def check_server(url: str, token: str) -> tuple[str, str]:
     """``url`` without a trailing slash and ``token`` stripped, or a ValueError naming the argument."""
-    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-        raise ValueError(f"url: expected the server's address, like 'http://192.168.1.10:8000', got {url!r}")
+    _check_url(url)
     if not isinstance(token, str) or not token.strip():
         raise ValueError("token: expected your team's join code (the instructor prints it), got an empty one")
     return url.rstrip("/"), token.strip()

@@ -80,10 +80,7 @@ def score_defence(state: dict[str, torch.Tensor], x: np.ndarray, y: np.ndarray, 
     from advcourse.evaluation.evaluate import worst_case
     from advcourse.models.nets import DigitsCNN
 
-    torch.set_num_threads(1)  # leave the other core to the server
-    net = DigitsCNN(width=WIDTH)
-    net.load_state_dict(state)
-    net.eval()
+    net = DigitsCNN.from_weights(state)
     inputs, labels = torch.from_numpy(x), torch.from_numpy(y)
     with torch.no_grad():
         clean = float((net(inputs).argmax(1) == labels).float().mean())
@@ -95,6 +92,7 @@ def score_defence(state: dict[str, torch.Tensor], x: np.ndarray, y: np.ndarray, 
 
 
 def _child(out: multiprocessing.Queue, weights: bytes, kwargs: dict) -> None:
+    torch.set_num_threads(1)  # this worker process only: leave the other core to the server
     try:
         out.put(score_defence(parse_weights(weights), **kwargs))
     except Exception as err:  # a crash in scoring is reported, never raised into the server

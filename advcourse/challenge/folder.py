@@ -135,10 +135,9 @@ def load_challenge(directory: str | Path) -> Challenge:
     weights = (folder / _FILES["model"]).read_bytes()
     if hashlib.sha256(weights).hexdigest() != config["sha256"]:
         raise ValueError(f"directory: {_FILES['model']} no longer matches the SHA-256 committed at creation")
-    net = DigitsCNN(width=config["width"])
-    net.load_state_dict(load_file(str(folder / _FILES["model"])))
+    net = DigitsCNN.from_weights(load_file(str(folder / _FILES["model"])))
     inputs = np.load(folder / _FILES["inputs"], allow_pickle=False)
-    return Challenge(folder, net.eval(), inputs, np.asarray(config["labels"], dtype=np.int64), float(config["eps"]),
+    return Challenge(folder, net, inputs, np.asarray(config["labels"], dtype=np.int64), float(config["eps"]),
                      config["norm"], config["sha256"], Store(folder / _FILES["db"]),
                      (folder / _FILES["admin"]).read_text().strip(), int(config.get("queries", 1000)),
                      bool(config.get("white_box", False)), float(config.get("defence_floor", 0.9)),

@@ -51,6 +51,7 @@ PAGES = Path(__file__).with_name("pages")
 #: What a progress report may name: a course notebook, one of its check functions, a learner.
 _NOTEBOOK, _EXERCISE = re.compile(r"\d\d_[a-z_]{1,40}"), re.compile(r"check_[a-z0-9_]{1,60}")
 _PROGRESS_BYTES = 2000
+_NO_TOKEN = "token: missing or unknown (send 'Authorization: Bearer <your team token>')"
 
 
 def _html(name: str, title: str) -> HTMLResponse:
@@ -127,6 +128,7 @@ def create_app(challenge: Challenge, *, rate: tuple[int, float] = (10, 10.0)) ->
 
     async def write(method, *args):
         return await asyncio.get_running_loop().run_in_executor(one_writer, method, *args)
+
     inputs_npy = io.BytesIO()
     np.save(inputs_npy, challenge.inputs, allow_pickle=False)
 
@@ -153,7 +155,7 @@ def create_app(challenge: Challenge, *, rate: tuple[int, float] = (10, 10.0)) ->
         """The team behind a learner's request, or the error that refuses it."""
         team = team_of(request)
         if team is None:
-            return None, _error(401, "token: missing or unknown (send 'Authorization: Bearer <your team token>')")
+            return None, _error(401, _NO_TOKEN)
         if not window.allow(team):
             return None, _error(429, f"rate: more than {window.calls} requests in {window.seconds:g} s; wait a moment")
         return team, None
@@ -192,8 +194,8 @@ def create_app(challenge: Challenge, *, rate: tuple[int, float] = (10, 10.0)) ->
         team, x = sent
         async with lock:
             score, fooled = await asyncio.to_thread(_score, challenge, x)
-            # durable before the reply, written by the one writer thread while the event loop keeps answering
-            ident = await write(store.add_submission, team, score, np.packbits(fooled).tobytes())
+        # durable before the reply, written by the one writer thread while the event loop keeps answering
+        ident = await write(store.add_submission, team, score, np.packbits(fooled).tobytes())
         board = store.leaderboard()
         rank = next(k for k, row in enumerate(board, start=1) if row["team"] == team)
         return JSONResponse({"id": ident, "score": score, "fooled": int(fooled.sum()), "of": len(fooled),
@@ -217,9 +219,9 @@ def create_app(challenge: Challenge, *, rate: tuple[int, float] = (10, 10.0)) ->
     async def team_page(request: Request) -> Response:
         team = team_of(request)
         if team is None:
-            return _error(401, "token: missing or unknown (send 'Authorization: Bearer <your team token>')")
-        best = store.best_fooled(team)
-        fooled = np.unpackbits(np.frombuffer(best, np.uint8))[:len(challenge.labels)].astype(bool) if best else None
+            return _error(401, _NO_TOKEN)
+        bitmap = store.best_fooled(team)
+        fooled = np.unpackbits(np.frombuffer(bitmap, np.uint8))[:len(challenge.labels)].astype(bool) if bitmap else None
         standing = list(range(len(challenge.labels))) if fooled is None else np.flatnonzero(~fooled).tolist()
         history = store.submissions(team)
         best = max((row["score"] for row in history), default=None)
@@ -242,7 +244,7 @@ def create_app(challenge: Challenge, *, rate: tuple[int, float] = (10, 10.0)) ->
     async def defence_status(request: Request) -> Response:
         team = team_of(request)
         if team is None:
-            return _error(401, "token: missing or unknown (send 'Authorization: Bearer <your team token>')")
+            return _error(401, _NO_TOKEN)
         mine = [row for row in store.defences(team) if row["id"] == request.path_params["ident"]]
         return JSONResponse(mine[0]) if mine else _error(404, "defence: your team has no defence with this id")
 

@@ -78,6 +78,15 @@ class Store:
                 db.execute("ROLLBACK")
             raise
 
+    @contextlib.contextmanager
+    def _transaction(self):
+        """Read and write as one step (``BEGIN IMMEDIATE``: no other writer in between), committed on exit;
+        a step that writes nothing commits nothing."""
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            yield db
+            db.execute("COMMIT")
+
     def add_team(self, name: str) -> str:
         """Register team ``name`` (1–40 printable characters, unique); returns its new token."""
         if not isinstance(name, str) or not 1 <= len(name.strip()) <= 40 or not name.isprintable():
@@ -121,16 +130,13 @@ class Store:
 
     def spend_queries(self, team: str, n: int, budget: int) -> int | None:
         """Count ``n`` more queries for ``team``; the queries left, or None (nothing counted) if over ``budget``."""
-        with self._connect() as db:
-            db.execute("BEGIN IMMEDIATE")  # read and write as one step: two requests cannot both spend the last
+        with self._transaction() as db:  # two requests cannot both spend the last queries
             row = db.execute("SELECT used FROM queries WHERE team = ?", (team,)).fetchone()
             used = row[0] if row else 0
             if used + n > budget:
-                db.execute("ROLLBACK")
                 return None
             db.execute("INSERT INTO queries VALUES (?, ?) ON CONFLICT(team) DO UPDATE SET used = ?",
                        (team, used + n, used + n))
-            db.execute("COMMIT")
             return budget - used - n
 
     def record_progress(self, team: str, learner: str, notebook: str, exercise: str, passed: bool) -> None:
@@ -149,22 +155,17 @@ class Store:
 
     def reset(self) -> None:
         """Forget every submission, defence, query count and progress record; teams and their tokens stay."""
-        with self._connect() as db:
-            db.execute("BEGIN IMMEDIATE")
+        with self._transaction() as db:
             for table in ("submissions", "queries", "progress", "defences"):
                 db.execute(f"DELETE FROM {table}")  # noqa: S608 (fixed table names)
-            db.execute("COMMIT")
 
     def add_defence(self, team: str, weights: bytes) -> int | None:
         """Queue a team's defence for scoring; its id, or None (nothing queued) while another of its defences waits."""
-        with self._connect() as db:
-            db.execute("BEGIN IMMEDIATE")
+        with self._transaction() as db:
             if db.execute("SELECT 1 FROM defences WHERE team = ? AND status = 'queued'", (team,)).fetchone():
-                db.execute("ROLLBACK")
                 return None
             cur = db.execute("INSERT INTO defences (team, weights, status, created) VALUES (?, ?, 'queued', ?)",
                              (team, weights, time.time()))
-            db.execute("COMMIT")
             return int(cur.lastrowid)
 
     def next_defence(self) -> tuple[int, bytes] | None:

@@ -36,6 +36,16 @@ class DigitsCNN(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         return self.classifier(self.features(x))
 
+    @classmethod
+    def from_weights(cls, state: dict[str, Tensor]) -> DigitsCNN:
+        """A DigitsCNN holding the weights ``state`` (a ``state_dict``; the width is read from the first
+        convolution), in eval mode."""
+        if not isinstance(state, dict) or not {"features.0.weight", "classifier.3.weight"} <= set(state):
+            raise ValueError("state: expected a DigitsCNN state_dict (with features.0.weight and classifier.3.weight)")
+        net = cls(num_classes=state["classifier.3.weight"].shape[0], width=state["features.0.weight"].shape[0])
+        net.load_state_dict(state)
+        return net.eval()
+
 
 def digits_cnn(seed: int = 0) -> DigitsCNN:
     """A freshly initialised :class:`DigitsCNN`; the same ``seed`` gives the same weights."""
